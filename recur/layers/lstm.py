@@ -1,0 +1,46 @@
+"""recur.LSTM: drop-in for torch.nn.LSTM, on recur's engines."""
+
+from __future__ import annotations
+
+from recur.cells.base import Cell
+from recur.cells.lstm import LSTMCell
+from recur.layers.base import RecurrentLayer
+from recur.layers.checks import check_positive_int
+
+
+class LSTM(RecurrentLayer):
+    """Multi-layer LSTM with torch.nn.LSTM's arguments, parameters and shapes (see LSTMCell).
+
+    ``proj_size > 0`` projects h to that size (h and the output have size proj_size).
+
+    Example::
+
+        lstm = recur.LSTM(10, 20, num_layers=2, batch_first=True)
+        output, (h, c) = lstm(torch.randn(3, 5, 10))   # output (3, 5, 20), h and c (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        impl: str = "fused",
+    ):
+        self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size: expected a value smaller than hidden_size={hidden_size}, got {proj_size}"
+            )
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype, impl=impl)
+
+    def make_cell(self, input_size: int) -> Cell:
+        return LSTMCell(input_size, self.hidden_size, self.bias, self.proj_size)
