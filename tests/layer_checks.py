@@ -1,4 +1,4 @@
-"""Comparisons every layer is held to: gradcheck of the fused path, fused == reference, step == sequence.
+"""What every layer is held to: fused gradcheck, fused == reference, step == sequence.
 
 Each helper takes a layer class and its keyword arguments, so a cell's test file is a list of
 configurations rather than a copy of these loops.
@@ -16,7 +16,9 @@ DOUBLE = torch.float64
 def make_inputs(layer, batch=3, steps=5, lengths=None, seed=0, with_state=True):
     """Random float64 input (batch-first if the layer is) and initial state, requiring grad."""
     gen = torch.Generator().manual_seed(seed)
-    shape = (batch, steps, layer.input_size) if layer.batch_first else (steps, batch, layer.input_size)
+    shape = (
+        (batch, steps, layer.input_size) if layer.batch_first else (steps, batch, layer.input_size)
+    )
     x = torch.randn(shape, generator=gen, dtype=DOUBLE, requires_grad=True)
     state = None
     if with_state:
@@ -81,7 +83,7 @@ def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, **kwargs):
     names = [n for n, _ in layer.named_parameters()]
 
     def run(x, *rest):
-        state, values = rest[: len(state_sizes)], rest[len(state_sizes):]
+        state, values = rest[: len(state_sizes)], rest[len(state_sizes) :]
         replaced = dict(zip(names, values))
         out, final = torch.func.functional_call(
             layer, replaced, (x, as_layer_state(state)), {"lengths": lengths}
@@ -106,5 +108,7 @@ def assert_step_matches_sequence(layer_cls, batch=3, steps=6, tol=1e-10, **kwarg
         outputs.append(y)
     stepped = torch.stack(outputs, dim=1 if layer.batch_first else 0)
     torch.testing.assert_close(stepped, sequence_out, rtol=0, atol=tol)
-    for a, b in zip(flat_outputs(stepped, current)[1:], flat_outputs(sequence_out, sequence_final)[1:]):
+    for a, b in zip(
+        flat_outputs(stepped, current)[1:], flat_outputs(sequence_out, sequence_final)[1:]
+    ):
         torch.testing.assert_close(a, b, rtol=0, atol=tol)

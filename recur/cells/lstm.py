@@ -1,4 +1,4 @@
-"""The LSTM cell of torch.nn.LSTM (Hochreiter & Schmidhuber 1997, with forget gate), with projection."""
+"""The LSTM cell of torch.nn.LSTM (Hochreiter & Schmidhuber 1997, with forget gate)."""
 
 from __future__ import annotations
 

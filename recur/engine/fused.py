@@ -61,7 +61,9 @@ class _FusedRecurrence(torch.autograd.Function):
                 d_state[0] = d_state[0] + torch.where(keep, d_outputs[t], 0.0)
                 d_in = [torch.where(keep, d, 0.0) for d in d_state]
                 passed = [torch.where(keep, 0.0, d) for d in d_state]
-            d_xp[t], d_prev, terms_per_step[t] = cell.step_backward(tuple(d_in), saved[t], params, t)
+            d_xp[t], d_prev, terms_per_step[t] = cell.step_backward(
+                tuple(d_in), saved[t], params, t
+            )
             d_state = list(d_prev) if passed is None else [a + b for a, b in zip(d_prev, passed)]
         grads = _reduce_param_grads(params, terms_per_step)
         # Inputs of forward: cell, names, valid, xp, n_state, *state0, *params

@@ -100,8 +100,14 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
-        for name, default in (("num_layers", 1), ("bias", True), ("batch_first", False),
-                              ("dropout", 0.0), ("bidirectional", False), ("impl", "fused")):
+        for name, default in (
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("impl", "fused"),
+        ):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)!r}"
         return text
@@ -122,7 +128,9 @@ class RecurrentLayer(nn.Module):
         packed = isinstance(input, PackedSequence)
         if packed:
             if lengths is not None:
-                raise ValueError("lengths: must be None for a PackedSequence input (it has its own)")
+                raise ValueError(
+                    "lengths: must be None for a PackedSequence input (it has its own)"
+                )
             x, lengths = pad_packed_sequence(input)
             packed_lengths = lengths
             check_tensor_like("input", x, ref.dtype, ref.device)

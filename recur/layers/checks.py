@@ -1,4 +1,4 @@
-"""Eager checks of layer arguments: every failure names the argument, the expectation and the value."""
+"""Eager checks of layer arguments: each error names the argument, the expected and given."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def check_input(input: Tensor, input_size: int, dtype: torch.dtype, device: torc
 
 def check_tensor_like(name: str, tensor: Tensor, dtype: torch.dtype, device: torch.device) -> None:
     if tensor.dtype != dtype:
-        raise ValueError(f"{name}: expected dtype {dtype} (the layer's parameters), got {tensor.dtype}")
+        raise ValueError(
+            f"{name}: expected dtype {dtype} (the layer's parameters), got {tensor.dtype}"
+        )
     if tensor.device != device:
         raise ValueError(
             f"{name}: expected device {device} (the layer's parameters), got {tensor.device}"

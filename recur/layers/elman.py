@@ -32,8 +32,18 @@ class ElmanRNN(RecurrentLayer):
         impl: str = "fused",
     ):
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype, impl=impl)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+            impl=impl,
+        )
 
     def make_cell(self, input_size: int) -> Cell:
         return ElmanCell(input_size, self.hidden_size, self.bias, self.nonlinearity)

@@ -37,10 +37,20 @@ class LSTM(RecurrentLayer):
         self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
         if proj_size >= hidden_size:
             raise ValueError(
-                f"proj_size: expected a value smaller than hidden_size={hidden_size}, got {proj_size}"
+                f"proj_size: expected less than hidden_size={hidden_size}, got {proj_size}"
             )
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype, impl=impl)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+            impl=impl,
+        )
 
     def make_cell(self, input_size: int) -> Cell:
         return LSTMCell(input_size, self.hidden_size, self.bias, self.proj_size)
