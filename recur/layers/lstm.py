@@ -34,6 +34,7 @@ class LSTM(RecurrentLayer):
         *,
         impl: str = "fused",
     ):
+        check_positive_int("hidden_size", hidden_size)
         self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
         if proj_size >= hidden_size:
             raise ValueError(

@@ -1,0 +1,69 @@
+import pytest
+import torch
+from layer_checks import (
+    assert_fused_matches_reference,
+    assert_step_matches_sequence,
+    gradcheck_layer,
+)
+from torch_equivalence import assert_matches_torch
+
+import recur
+
+CONFIGS = [
+    dict(input_size=3, hidden_size=4),
+    dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+    dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, proj_size=2),
+    dict(input_size=3, hidden_size=4, batch_first=True, bias=False),
+]
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS)
+@pytest.mark.parametrize("lengths", [None, [5, 3, 1]])
+def test_fused_matches_reference(kwargs, lengths):
+    assert_fused_matches_reference(recur.LSTM, batch=3, steps=5, lengths=lengths, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [CONFIGS[0], CONFIGS[2]])
+def test_gradcheck_fused(kwargs):
+    gradcheck_layer(recur.LSTM, lengths=[4, 2], **kwargs)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(input_size=5, hidden_size=7),
+        dict(input_size=5, hidden_size=7, num_layers=2, bidirectional=True, batch_first=True),
+        dict(input_size=5, hidden_size=7, num_layers=2, bidirectional=True, proj_size=3),
+        dict(input_size=5, hidden_size=7, bias=False),
+    ],
+)
+def test_matches_torch(kwargs, packed):
+    assert_matches_torch(recur.LSTM, torch.nn.LSTM, batch=4, steps=6, packed=packed, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [CONFIGS[0], {**CONFIGS[2], "bidirectional": False}])
+def test_step_matches_sequence(kwargs):
+    assert_step_matches_sequence(recur.LSTM, **kwargs)
+
+
+def test_unbatched_input_matches_batch_of_one():
+    torch.manual_seed(0)
+    lstm = recur.LSTM(3, 4, num_layers=2)
+    x = torch.randn(6, 3)
+    out, (h, c) = lstm(x)
+    out_b, (h_b, c_b) = lstm(x.unsqueeze(1))
+    assert out.shape == (6, 4) and h.shape == (2, 4)
+    torch.testing.assert_close(out, out_b.squeeze(1))
+    torch.testing.assert_close(c, c_b.squeeze(1))
+
+
+def test_dropout_between_layers_only_in_training():
+    torch.manual_seed(0)
+    lstm = recur.LSTM(3, 8, num_layers=2, dropout=0.5)
+    x = torch.randn(5, 2, 3)
+    lstm.eval()
+    first, second = lstm(x)[0], lstm(x)[0]
+    torch.testing.assert_close(first, second)
+    lstm.train()
+    assert not torch.allclose(lstm(x)[0], first)
