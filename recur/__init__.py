@@ -1,6 +1,23 @@
-"""recur: recurrent neural networks for PyTorch on one fused, hand-derived BPTT engine."""
+"""recur: recurrent neural networks for PyTorch on one fused, hand-derived BPTT engine.
 
+Layers are drop-in for torch.nn.LSTM / GRU / RNN (same arguments, parameter names, shapes) and
+add the rest of the recurrent family on the same engines.
+"""
+
+from recur.layers.cifg import CIFGLSTM
+from recur.layers.clockwork import ClockworkRNN
 from recur.layers.elman import ElmanRNN
+from recur.layers.gru import GRU
+from recur.layers.layernorm_lstm import LayerNormLSTM
 from recur.layers.lstm import LSTM
+from recur.layers.peephole import PeepholeLSTM
 
-__all__ = ["LSTM", "ElmanRNN"]
+__all__ = [
+    "CIFGLSTM",
+    "GRU",
+    "LSTM",
+    "ClockworkRNN",
+    "ElmanRNN",
+    "LayerNormLSTM",
+    "PeepholeLSTM",
+]

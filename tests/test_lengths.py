@@ -6,7 +6,7 @@ import torch
 import recur
 from recur.engine.lengths import reverse_sequences
 
-LAYERS = [recur.LSTM, recur.ElmanRNN]
+LAYERS = [getattr(recur, name) for name in recur.__all__]
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference"])

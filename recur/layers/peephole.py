@@ -1,0 +1,50 @@
+"""recur.PeepholeLSTM: an LSTM whose gates also read the cell state, on recur's engines."""
+
+from __future__ import annotations
+
+from recur.cells.base import Cell
+from recur.cells.peephole import PeepholeLSTMCell
+from recur.layers.base import RecurrentLayer
+
+
+class PeepholeLSTM(RecurrentLayer):
+    """Multi-layer peephole LSTM with torch.nn.LSTM's arguments (see PeepholeLSTMCell).
+
+    Parameters are torch.nn.LSTM's four per layer and direction plus the peephole vectors
+    ``weight_pi_l{k}``, ``weight_pf_l{k}``, ``weight_po_l{k}`` (shape (hidden_size,)).
+
+    Example::
+
+        lstm = recur.PeepholeLSTM(10, 20, num_layers=2, batch_first=True)
+        output, (h, c) = lstm(torch.randn(3, 5, 10))   # output (3, 5, 20), h and c (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        impl: str = "fused",
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+            impl=impl,
+        )
+
+    def make_cell(self, input_size: int) -> Cell:
+        return PeepholeLSTMCell(input_size, self.hidden_size, self.bias)
