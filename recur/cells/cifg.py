@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 
@@ -35,9 +36,9 @@ class CIFGLSTMCell(Cell):
         h_prev, c_prev = state
         gates = xp_t + self.recurrent_gemm(h_prev, params)
         i, g, o = gates.chunk(3, dim=1)
-        i, g, o = torch.sigmoid(i), torch.tanh(g), torch.sigmoid(o)
+        i, g, o = torch.sigmoid(i), tanh(g), torch.sigmoid(o)
         c = (1 - i) * c_prev + i * g
-        tanh_c = torch.tanh(c)
+        tanh_c = tanh(c)
         h = o * tanh_c
         return (h, c), (h_prev, c_prev, i, g, o, tanh_c)
 

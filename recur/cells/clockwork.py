@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 from recur.cells.elman import NONLINEARITIES
 
@@ -135,7 +136,7 @@ class ClockworkCell(Cell):
     def step(self, xp_t: Tensor, state: State, params: Params, t: int) -> tuple[State, tuple]:
         (h_prev,) = state
         z = xp_t + self.recurrent_gemm(h_prev, params)
-        y = torch.tanh(z) if self.nonlinearity == "tanh" else torch.relu(z)
+        y = tanh(z) if self.nonlinearity == "tanh" else torch.relu(z)
         h = torch.where(self.active_mask(t, y.device), y, h_prev)
         return (h,), (h_prev, h)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 NONLINEARITIES = ("tanh", "relu")
@@ -33,7 +34,7 @@ class ElmanCell(Cell):
     def step(self, xp_t: Tensor, state: State, params: Params, t: int) -> tuple[State, tuple]:
         (h_prev,) = state
         z = xp_t + self.recurrent_gemm(h_prev, params)
-        h = torch.tanh(z) if self.nonlinearity == "tanh" else torch.relu(z)
+        h = tanh(z) if self.nonlinearity == "tanh" else torch.relu(z)
         return (h,), (h_prev, h)
 
     def step_backward(

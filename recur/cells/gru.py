@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 
@@ -51,13 +52,13 @@ class GRUCell(Cell):
         if self.reset_after:
             h_r, h_z, hn = self.recurrent_gemm(h_prev, params).chunk(3, dim=1)
             r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + r * hn)
+            n = tanh(x_n + r * hn)
             kept = hn  # what da_r needs: the product r multiplies
         else:
             h_r, h_z = self.recurrent_gemm(h_prev, params, self.rz_rows).chunk(2, dim=1)
             r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
             s = r * h_prev
-            n = torch.tanh(x_n + self.recurrent_gemm(s, params, self.n_rows))
+            n = tanh(x_n + self.recurrent_gemm(s, params, self.n_rows))
             kept = s  # the input of the second recurrent product
         h = (1 - z) * n + z * h_prev
         return (h,), (h_prev, r, z, n, kept)

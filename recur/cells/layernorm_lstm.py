@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 EPS = 1e-5
@@ -97,10 +98,10 @@ class LayerNormLSTMCell(Cell):
             gates = gates + params["bias_hh"]
         i, f, g, o = gates.chunk(4, dim=1)
         i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-        g = torch.tanh(g)
+        g = tanh(g)
         c = f * c_prev + i * g
         c_hat, inv_sigma_c = normalize(c)
-        tanh_n = torch.tanh(torch.addcmul(params["ln_bias_c"], c_hat, params["ln_weight_c"]))
+        tanh_n = tanh(torch.addcmul(params["ln_bias_c"], c_hat, params["ln_weight_c"]))
         h = o * tanh_n
         return (h, c), (h_prev, c_prev, r_hat, inv_sigma_r, i, f, g, o, c_hat, inv_sigma_c, tanh_n)
 

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 
@@ -52,9 +53,9 @@ class LSTMCell(Cell):
         gates = xp_t + self.recurrent_gemm(h_prev, params)
         i, f, g, o = gates.chunk(4, dim=1)
         i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-        g = torch.tanh(g)
+        g = tanh(g)
         c = f * c_prev + i * g
-        tanh_c = torch.tanh(c)
+        tanh_c = tanh(c)
         m = o * tanh_c
         h = m @ params["weight_hr"].t() if self.proj_size else m
         return (h, c), (h_prev, c_prev, i, f, g, o, tanh_c, m)

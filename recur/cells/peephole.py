@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.cells.activations import tanh
 from recur.cells.base import Cell, ParamGrad, Params, State
 
 
@@ -46,10 +47,10 @@ class PeepholeLSTMCell(Cell):
         a_i, a_f, a_g, a_o = gates.chunk(4, dim=1)
         i = torch.sigmoid(a_i + params["weight_pi"] * c_prev)
         f = torch.sigmoid(a_f + params["weight_pf"] * c_prev)
-        g = torch.tanh(a_g)
+        g = tanh(a_g)
         c = f * c_prev + i * g
         o = torch.sigmoid(a_o + params["weight_po"] * c)
-        tanh_c = torch.tanh(c)
+        tanh_c = tanh(c)
         h = o * tanh_c
         return (h, c), (h_prev, c_prev, i, f, g, o, c, tanh_c)
 
