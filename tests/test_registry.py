@@ -1,0 +1,18 @@
+import pytest
+import torch
+
+import recur
+from recur.layers.registry import LAYERS, make_layer
+
+
+@pytest.mark.parametrize("cell", sorted(LAYERS))
+def test_every_cell_builds_by_name_and_runs(cell):
+    layer = make_layer(cell, 3, 8, num_layers=2, batch_first=True, bidirectional=True)
+    output, _ = layer(torch.randn(2, 5, 3))
+    assert output.shape == (2, 5, 16)
+    assert type(layer).__name__ in recur.__all__
+
+
+def test_unknown_cell_names_the_choices():
+    with pytest.raises(ValueError, match=r"cell: expected one of \['cifg', .*\], got 'lstn'"):
+        make_layer("lstn", 3, 4)
