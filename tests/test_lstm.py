@@ -67,3 +67,14 @@ def test_dropout_between_layers_only_in_training():
     torch.testing.assert_close(first, second)
     lstm.train()
     assert not torch.allclose(lstm(x)[0], first)
+
+
+def test_torch_calling_conventions():
+    """hx= keyword and flatten_parameters(), as code written for torch.nn.LSTM uses them."""
+    torch.manual_seed(0)
+    lstm = recur.LSTM(3, 4)
+    lstm.flatten_parameters()
+    x, h0 = torch.randn(5, 2, 3), (torch.randn(1, 2, 4), torch.randn(1, 2, 4))
+    torch.testing.assert_close(lstm(x, hx=h0)[0], lstm(x, h0)[0])
+    with pytest.raises(ValueError, match="hx: give the initial state as state or as hx"):
+        lstm(x, h0, hx=h0)

@@ -113,17 +113,24 @@ class RecurrentLayer(nn.Module):
         return text
 
     # ------------------------------------------------------------------ forward
-    def forward(self, input, state=None, lengths=None):
+    def flatten_parameters(self) -> None:
+        """No-op kept for drop-in use: recur's engines need no flat weight buffer."""
+
+    def forward(self, input, state=None, lengths=None, *, hx=None):
         """Run the layer over a batch of sequences.
 
         Arguments:
             input: see the module docstring; a PackedSequence carries its own lengths.
-            state: initial state (zeros when None), torch's shapes.
+            state: initial state (zeros when None), torch's shapes; ``hx=`` is torch's name for it.
             lengths: optional (N,) ints in 1..L: valid steps of each padded sequence. Padded steps
                 leave the state unchanged, output zeros and receive no gradient.
         Returns:
             ``(output, state)`` where state holds each sequence's last valid step.
         """
+        if hx is not None:
+            if state is not None:
+                raise ValueError("hx: give the initial state as state or as hx, not both")
+            state = hx
         ref = self.weight_hh_l0
         packed = isinstance(input, PackedSequence)
         if packed:
