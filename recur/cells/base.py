@@ -40,6 +40,10 @@ class ParamGrad:
     kind "matmul": ``grad[rows] += d.T @ x`` (d: (B, M), x: (B, K))   — weight matrices
     kind "scale":  ``grad[rows] += (d * x).sum(0)`` (d, x: (B, M))    — elementwise weights
     kind "sum":    ``grad[rows] += d.sum(0)`` (d: (B, M))             — biases
+
+    Terms are matched across steps by position in the returned list, and a tensor shared by two
+    terms (or with ``d_xp_t``) is stacked once: a cell must return the same list structure, with
+    the same sharing, at every step.
     """
 
     param: str
