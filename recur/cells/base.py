@@ -42,7 +42,7 @@ class ParamGrad:
     kind "sum":    ``grad[rows] += d.sum(0)`` (d: (B, M))             — biases
 
     Terms are matched across steps by position in the returned list, and a tensor shared by two
-    terms (or with ``d_xp_t``) is stacked once: a cell must return the same list structure, with
+    terms is stacked once: a cell must return the same list structure, with
     the same sharing, at every step.
     """
 
