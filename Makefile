@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+DEMO_RUN ?= runs/demo
 
 .PHONY: setup demo test lint
 
@@ -14,8 +15,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# The main job: train the default character language model (~2 minutes), then stream a sample.
 demo: setup
-	$(PY) -m recur.demo
+	$(VENV)/bin/recur train --run-dir $(DEMO_RUN) --overwrite
+	$(VENV)/bin/recur generate $(DEMO_RUN) --prompt "The " --max-new-tokens 300 --seed 0
 
 test: setup
 	$(PY) -m ruff check recur tests benchmarks

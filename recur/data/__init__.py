@@ -18,8 +18,24 @@ from recur.data.generated import (
     remember_first,
     task_vocab_size,
 )
+from recur.data.text import (
+    Vocab,
+    batchify,
+    load_corpus,
+    split_by_position,
+    tokenize,
+    unigram_bits,
+    windows,
+)
 
 __all__ = [
+    "Vocab",
+    "batchify",
+    "load_corpus",
+    "split_by_position",
+    "tokenize",
+    "unigram_bits",
+    "windows",
     "CAPTION_BOS",
     "CAPTION_EOS",
     "CAPTION_PAD",

@@ -1,0 +1,5 @@
+"""The ``recur`` command line (see :mod:`recur.cli.main`)."""
+
+from recur.cli.main import main
+
+__all__ = ["main"]
