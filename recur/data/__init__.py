@@ -1,5 +1,14 @@
 """Data for recur's models: generated tasks (and the text and date sets of their own modules)."""
 
+from recur.data.dates import (
+    SOURCE_VOCAB,
+    TARGET_VOCAB,
+    CharVocab,
+    DateBatch,
+    DatePair,
+    generate_dates,
+)
+from recur.data.dates import collate as collate_dates
 from recur.data.generated import (
     CAPTION_BOS,
     CAPTION_EOS,
@@ -29,27 +38,34 @@ from recur.data.text import (
 )
 
 __all__ = [
-    "Vocab",
-    "batchify",
-    "load_corpus",
-    "split_by_position",
-    "tokenize",
-    "unigram_bits",
-    "windows",
     "CAPTION_BOS",
     "CAPTION_EOS",
     "CAPTION_PAD",
     "CAPTION_TOKENS",
     "DIGIT_NAMES",
     "DIRECTIONS",
+    "SOURCE_VOCAB",
+    "TARGET_VOCAB",
+    "CharVocab",
+    "DateBatch",
+    "DatePair",
     "DigitCaptions",
     "MovingClips",
     "SequenceTask",
+    "Vocab",
+    "batchify",
+    "collate_dates",
     "decode_caption",
     "digit_captions",
     "encode_caption",
     "flip_flop",
+    "generate_dates",
+    "load_corpus",
     "moving_digit_clips",
     "remember_first",
+    "split_by_position",
     "task_vocab_size",
+    "tokenize",
+    "unigram_bits",
+    "windows",
 ]

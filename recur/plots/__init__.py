@@ -1,0 +1,1 @@
+"""PNG plots of models' internals (matplotlib's Agg canvas, no pyplot state)."""
