@@ -11,12 +11,15 @@ from recur.layers.gru import GRU
 from recur.layers.layernorm_lstm import LayerNormLSTM
 from recur.layers.lstm import LSTM
 from recur.layers.peephole import PeepholeLSTM
+from recur.reservoir import EchoStateNetwork, ESNLayer
 
 __all__ = [
     "CIFGLSTM",
     "GRU",
     "LSTM",
     "ClockworkRNN",
+    "ESNLayer",
+    "EchoStateNetwork",
     "ElmanRNN",
     "LayerNormLSTM",
     "PeepholeLSTM",

@@ -5,8 +5,9 @@ import torch
 
 import recur
 from recur.engine.lengths import reverse_sequences
+from recur.layers import registry
 
-LAYERS = [getattr(recur, name) for name in recur.__all__]
+LAYERS = list(registry.LAYERS.values())
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference"])

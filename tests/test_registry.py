@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import recur
+from recur.layers.base import RecurrentLayer
 from recur.layers.registry import LAYERS, make_layer
 
 
@@ -11,6 +12,11 @@ def test_every_cell_builds_by_name_and_runs(cell):
     output, _ = layer(torch.randn(2, 5, 3))
     assert output.shape == (2, 5, 16)
     assert type(layer).__name__ in recur.__all__
+
+
+def test_registry_names_every_public_layer():
+    public = {getattr(recur, n) for n in recur.__all__ if isinstance(getattr(recur, n), type)}
+    assert set(LAYERS.values()) == {c for c in public if issubclass(c, RecurrentLayer)}
 
 
 def test_unknown_cell_names_the_choices():

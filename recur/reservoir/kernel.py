@@ -1,0 +1,110 @@
+r"""The reservoir update, the hot loop of every Echo State Network computation.
+
+.. math::
+
+    z_t = W x_{t-1} + d_t, \qquad d_t = W_{in} u_t + W_{back} \tilde y_{t-1} + b
+
+    x_t = (1 - a)\, x_{t-1} + a\, f(z_t)
+
+with leak rate ``a`` (1 gives the plain ESN) and activation ``f``. The drive :math:`d_t` does not
+depend on the state, so callers compute it for all steps in one matrix product and hand it over as
+the buffer the states are written into: each step adds the sparse product into its drive row in
+place, applies ``f`` and the leak in place, and moves on.
+
+Shapes: ``drive`` and the returned states are (T, N) for one sequence or (T, N, B) for B
+sequences run together (each step's block is (N, B), the layout scipy's sparse kernel reads).
+
+Why NumPy/SciPy and not torch, measured on the 2-core CPU this was written on (float64, 2 %
+connectivity, leak and tanh included, one torch thread): one step of a 500-unit reservoir costs
+8 µs here, 13 µs with the public ``W @ x``, 17 µs with a torch sparse CSR ``mv`` and 58 µs with a
+dense torch ``mv``; at 10,000 units 3.6 ms, 4.1 ms and 5.4 ms. The sparse product calls scipy's
+compiled CSR kernel directly (``scipy.sparse._sparsetools``), skipping the argument checks of
+``W @ x``; when that private module is missing the public ``W @ x`` is used instead, with the
+same result to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import scipy.special
+
+from recur.reservoir.checks import check_activation
+
+try:  # the compiled kernel behind ``csr_matrix @ vector``; private, hence the fallback
+    from scipy.sparse._sparsetools import csr_matvec, csr_matvecs
+except ImportError:  # pragma: no cover - depends on the scipy version
+    csr_matvec = csr_matvecs = None
+
+
+def activate_(z: np.ndarray, activation: str) -> None:
+    """Apply f in place."""
+    if activation == "tanh":
+        np.tanh(z, out=z)
+    elif activation == "relu":
+        np.maximum(z, 0.0, out=z)
+    elif activation == "sigmoid":
+        scipy.special.expit(z, out=z)
+
+
+class Reservoir:
+    """The fixed recurrent part: sparse ``W`` (N, N), leak rate ``a``, activation ``f``.
+
+    Arguments:
+        W: scipy sparse (N, N) matrix, converted to CSR.
+        leak_rate: ``a`` in (0, 1].
+        activation: ``"tanh"``, ``"identity"``, ``"relu"`` or ``"sigmoid"``.
+        compiled: use scipy's compiled CSR kernel directly (default when available); ``False``
+            forces the public ``W @ x``.
+
+    Example::
+
+        >>> reservoir = Reservoir(W, leak_rate=0.5, activation="tanh")
+        >>> states = reservoir.run(inputs @ W_in.T + b, x0=np.zeros(W.shape[0]))  # (T, N)
+    """
+
+    def __init__(self, W, leak_rate: float = 1.0, activation: str = "tanh", compiled=None):
+        self.W = scipy.sparse.csr_matrix(W)
+        self.W.sort_indices()
+        self.size = self.W.shape[0]
+        self.leak_rate = float(leak_rate)
+        self.activation = check_activation(activation)
+        if compiled and csr_matvec is None:
+            raise ValueError("compiled: scipy.sparse._sparsetools is not available in this scipy")
+        self.compiled = csr_matvec is not None if compiled is None else bool(compiled)
+
+    def accumulate_(self, x: np.ndarray, z: np.ndarray) -> None:
+        """z += W x, in place; x and z are (N,) or C-contiguous (N, B) of W's dtype."""
+        W = self.W
+        if not self.compiled:
+            z += W @ x
+        elif x.ndim == 1:
+            csr_matvec(self.size, self.size, W.indptr, W.indices, W.data, x, z)
+        else:
+            csr_matvecs(self.size, self.size, x.shape[1], W.indptr, W.indices, W.data, x, z)
+
+    def step(self, x_prev: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """One update: ``z`` holds the drive d_t on entry and x_t on return (no allocation)."""
+        self.accumulate_(x_prev, z)
+        activate_(z, self.activation)
+        if self.leak_rate != 1.0:  # x_t = x_{t-1} + a (f(z_t) - x_{t-1})
+            z -= x_prev
+            z *= self.leak_rate
+            z += x_prev
+        return z
+
+    def run(self, drive: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """Run over all steps; ``drive`` (T, N[, B]) is overwritten with the states x_0..x_{T-1}.
+
+        Each step's block ``drive[t]`` must be C-contiguous; the steps need not be adjacent (the
+        states may be columns of a wider feature matrix).
+        """
+        if drive.dtype != self.W.dtype or not drive[0].flags.c_contiguous:
+            raise ValueError(
+                f"drive: expected {self.W.dtype} steps drive[t] that are C-contiguous, "
+                f"got dtype {drive.dtype} with strides {drive.strides}"
+            )
+        x = np.ascontiguousarray(x0, dtype=drive.dtype)
+        for z in drive:
+            x = self.step(x, z)
+        return drive

@@ -1,0 +1,151 @@
+r"""Ridge regression readout, accumulated from streamed rows of features and targets.
+
+Features are :math:`\phi_t = [1, z_t]` with :math:`z_t = [u_t, x_t, \tilde y_{t-1}]` (column 0 is
+the constant), targets :math:`y_t`; the readout :math:`W_{out}` (O, D) minimises
+
+.. math::
+
+    \sum_t \lVert y_t - W_{out} \phi_t \rVert^2 + \lambda \lVert W_{out}[:, 1:] \rVert^2
+
+(the intercept, column 0, is not penalised). Two exact solutions of the same problem:
+
+- **primal**, from the accumulated :math:`G = \Phi^\top \Phi` (D, D) and :math:`C = \Phi^\top Y`
+  (D, O): :math:`(G + \lambda P) W_{out}^\top = C`, :math:`P = \mathrm{diag}(0, 1, \dots, 1)`.
+  Rows stream through in chunks; memory is O(D²) whatever the series length.
+- **dual**, while fewer rows S than features D have been seen (a 10,000-unit reservoir trained on
+  2,000 steps): with the rows centred, :math:`Z_c, Y_c`,
+  :math:`W^\top = Z_c^\top (Z_c Z_c^\top + \lambda I)^{-1} Y_c` and the intercept
+  :math:`\bar y - W \bar z`. It costs O(S² D) instead of O(S D² + D³). The kernel
+  :math:`K = Z Z^\top` (S, S) grows block by block as chunks arrive, from rows shifted by the first
+  chunk's mean (centring is shift-invariant; the shift keeps the final centring from cancelling
+  digits), and is centred when solving: :math:`K_c = K - v 1^\top - 1 v^\top + (\bar z^\top \bar z)
+  11^\top`, :math:`v = Z \bar z`.
+
+The rows are kept until there are D of them (never more memory than G), then folded into G and
+C, unless ``expected_rows`` says from the start that there will be at least D. Both systems are
+solved by Cholesky after symmetric scaling to unit diagonal (the constant column's entry S would
+otherwise dwarf the states'), falling back to least squares when the matrix is singular
+(``ridge=0`` with fewer independent rows than features).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+
+def solve_spd(A: np.ndarray, B: np.ndarray, diagonal_shift=0.0) -> np.ndarray:
+    """Solve (A + diag(diagonal_shift)) X = B, A symmetric positive semi-definite; A is kept.
+
+    Scaled to unit diagonal, then Cholesky; least squares when the matrix is singular. One
+    (D, D) temporary: on this code's 2-core VM a fresh 32 MB array costs as much as its product.
+    """
+    diagonal = np.diag(A) + diagonal_shift
+    scale = 1.0 / np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
+
+    def scaled() -> np.ndarray:
+        S = A * scale[:, None]
+        S *= scale[None, :]
+        S[np.diag_indices_from(S)] += diagonal_shift * scale**2
+        return S
+
+    B_scaled = B * scale[:, None]
+    try:  # Cholesky alone: scipy.linalg.solve would also estimate the condition number
+        factor = scipy.linalg.cho_factor(scaled(), lower=True, overwrite_a=True, check_finite=False)
+        X = scipy.linalg.cho_solve(factor, B_scaled, check_finite=False)
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        X = scipy.linalg.lstsq(scaled(), B_scaled, check_finite=False)[0]
+    return X * scale[:, None]
+
+
+class RidgeReadout:
+    """Streams (Φ, Y) row blocks in, solves for W_out (O, D).
+
+    Arguments:
+        features: D, the width of Φ (column 0 must be the constant 1).
+        outputs: O.
+
+    Example::
+
+        >>> readout = RidgeReadout(features=D, outputs=O)
+        >>> for phi, y in chunks:          # phi (S_k, D), y (S_k, O)
+        ...     readout.add(phi, y)
+        >>> W_out = readout.solve(ridge=1e-8)   # (O, D); predictions phi @ W_out.T
+    """
+
+    def __init__(self, features: int, outputs: int):
+        self.features = features
+        self.outputs = outputs
+        self.reset()
+
+    def reset(self, expected_rows: int | None = None) -> None:
+        """Forget all rows; with ``expected_rows >= features`` accumulate G and C right away."""
+        self.n_rows = 0
+        self.gram: np.ndarray | None = None  # Φᵀ Φ (D, D)
+        self.cross: np.ndarray | None = None  # Φᵀ Y (D, O)
+        self.rows: list[tuple[np.ndarray, np.ndarray]] = []  # (z - shift, y) blocks
+        self.kernel = np.zeros((0, 0))  # (Z - shift)(Z - shift)ᵀ over the kept rows
+        self.shift: np.ndarray | None = None
+        if expected_rows is not None and expected_rows >= self.features:
+            self._start_gram()
+
+    def _start_gram(self) -> None:
+        self.gram = np.zeros((self.features, self.features))
+        self.cross = np.zeros((self.features, self.outputs))
+
+    def add(self, phi: np.ndarray, y: np.ndarray) -> None:
+        """Accumulate rows phi (S, D) with targets y (S, O), both converted to float64."""
+        phi = np.asarray(phi, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if self.gram is None and self.n_rows + len(phi) >= self.features:
+            kept = self.rows  # the rows now outweigh G: fold them in
+            self._start_gram()
+            for z_kept, y_kept in kept:
+                self._add_gram(
+                    np.concatenate([np.ones((len(z_kept), 1)), z_kept + self.shift], 1), y_kept
+                )
+            self.rows, self.kernel = [], np.zeros((0, 0))
+        self.n_rows += len(phi)
+        if self.gram is not None:
+            self._add_gram(phi, y)
+            return
+        if self.shift is None:
+            self.shift = phi[:, 1:].mean(axis=0)
+        z = phi[:, 1:] - self.shift
+        blocks = [z_kept @ z.T for z_kept, _ in self.rows]  # (S_k, S_new) each
+        old = len(self.kernel)
+        kernel = np.empty((old + len(z), old + len(z)))
+        kernel[:old, :old] = self.kernel
+        if blocks:
+            kernel[:old, old:] = np.concatenate(blocks)
+            kernel[old:, :old] = kernel[:old, old:].T
+        kernel[old:, old:] = z @ z.T
+        self.kernel = kernel
+        self.rows.append((z, y))
+
+    def _add_gram(self, phi: np.ndarray, y: np.ndarray) -> None:
+        self.gram += phi.T @ phi
+        self.cross += phi.T @ y
+
+    def solve(self, ridge: float) -> np.ndarray:
+        """W_out (O, D) for regularisation ``ridge`` (the accumulated rows are kept)."""
+        if self.n_rows == 0:
+            raise ValueError("targets: expected at least one training row after washout, got 0")
+        if self.gram is not None:
+            penalty = np.full(self.features, float(ridge))
+            penalty[0] = 0.0
+            return solve_spd(self.gram, self.cross, penalty).T
+        S = self.n_rows
+        z_mean = sum(z.sum(axis=0) for z, _ in self.rows) / S
+        y_mean = sum(y.sum(axis=0) for _, y in self.rows) / S
+        v = np.concatenate([z @ z_mean for z, _ in self.rows])  # Z z̄ (S,)
+        kernel = self.kernel - v[:, None]  # K_c, with a single (S, S) temporary
+        kernel -= v[None, :]
+        kernel += z_mean @ z_mean
+        y_c = np.concatenate([y for _, y in self.rows]) - y_mean
+        alpha = solve_spd(kernel, y_c, float(ridge))  # (S, O)
+        starts = np.cumsum([0] + [len(z) for z, _ in self.rows])
+        weights = sum(z.T @ alpha[a:b] for (z, _), a, b in zip(self.rows, starts, starts[1:]))
+        weights -= z_mean[:, None] * alpha.sum(axis=0)[None, :]  # Z_cᵀ α, (D - 1, O)
+        intercept = y_mean - (z_mean + self.shift) @ weights
+        return np.concatenate([intercept[None, :], weights]).T

@@ -1,0 +1,78 @@
+r"""The spectral radius :math:`\rho(W) = \max_i |\lambda_i(W)|` of a reservoir matrix.
+
+Small matrices (``N <= DENSE_LIMIT``) use LAPACK's dense eigenvalues: exact and, there, faster
+than an iterative solver. Larger ones use ARPACK (``scipy.sparse.linalg.eigs``) on the sparse
+matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (24 of 150
+above 2,000 units), to ARPACK's relative tolerance 1e-10 (a bound on the residual: the
+eigenvalue itself comes out within about 1e-14 of LAPACK's; the looser 1e-8 is faster but missed
+the edge once in 40 draws). Its matrix-vector products go through the reservoir kernel's compiled
+sparse product, skipping the dispatch of ``W @ v``.
+
+Asking for one eigenvalue only (``k = 1``, ARPACK's default space of 20) is what libraries usually
+do, and it is unreliable on random reservoirs: their eigenvalues fill a disk uniformly, so the
+largest moduli are packed together, and ARPACK often settles on one just inside the edge. Measured
+against dense eigenvalues: 1 in 20 wrong at 500 units, 2 in 10 at 1,000, 2 in 4 at 2,000 (errors
+up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. At 10,000 units (2 %
+connectivity) 24 of 150 needs about 2,500 matrix-vector products; reservoirpy's single-eigenvalue
+estimate, in ``benchmarks/esn.py``, took about as long and left ρ(W) at 1.2598 for 1.25 asked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.sparse.linalg
+
+from recur.reservoir.kernel import Reservoir
+
+DENSE_LIMIT = 300
+ARPACK_TOL = 1e-10
+
+
+def arpack_sizes(n: int) -> tuple[int, int]:
+    """(wanted eigenvalues k, Krylov space size): larger for large reservoirs (fewer restarts)."""
+    return (8, 40) if n <= 2000 else (24, 150)
+
+
+def spectral_radius(W, *, seed: int = 0) -> float:
+    r"""Largest eigenvalue modulus of a square matrix (dense ndarray or scipy sparse).
+
+    Arguments:
+        W: (N, N) matrix.
+        seed: seeds ARPACK's starting vector, so that the result is reproducible.
+
+    Returns:
+        :math:`\rho(W)` as a float.
+
+    Example::
+
+        >>> W = scipy.sparse.random(1000, 1000, density=0.02, format="csr", random_state=0)
+        >>> rho = spectral_radius(W)
+    """
+    n = W.shape[0]
+    if W.ndim != 2 or W.shape[1] != n:
+        raise ValueError(f"W: expected a square matrix, got shape {W.shape}")
+    if n <= DENSE_LIMIT:
+        dense = W.toarray() if scipy.sparse.issparse(W) else np.asarray(W)
+        return float(np.abs(scipy.linalg.eigvals(dense, check_finite=False)).max(initial=0.0))
+    product = Reservoir(scipy.sparse.csr_matrix(W, dtype=np.float64), activation="identity")
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        out = np.zeros(n)
+        product.accumulate_(np.ascontiguousarray(v, dtype=np.float64).reshape(n), out)
+        return out
+
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    wanted, krylov = arpack_sizes(n)
+    eigenvalues = scipy.sparse.linalg.eigs(
+        scipy.sparse.linalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64),
+        k=wanted,
+        ncv=krylov,
+        which="LM",
+        tol=ARPACK_TOL,
+        v0=v0,
+        maxiter=100 * n,
+        return_eigenvectors=False,
+    )
+    return float(np.abs(eigenvalues).max())
