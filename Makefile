@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_RUN ?= runs/demo
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint experiments
 
 setup: $(VENV)/.installed
 
@@ -27,3 +27,7 @@ test: setup
 lint: setup
 	$(PY) -m ruff check recur tests benchmarks
 	$(PY) -m ruff format --check recur tests benchmarks
+
+# Reruns the BPTT experiments with fixed seeds and rewrites docs/experiments (10-20 minutes).
+experiments: setup
+	$(PY) -m recur.experiments all

@@ -4,6 +4,7 @@ Layers are drop-in for torch.nn.LSTM / GRU / RNN (same arguments, parameter name
 add the rest of the recurrent family on the same engines.
 """
 
+from recur.diagnostics import GradientTracker, gradient_flow, jacobian_spectrum
 from recur.layers.cifg import CIFGLSTM
 from recur.layers.clockwork import ClockworkRNN
 from recur.layers.elman import ElmanRNN
@@ -23,4 +24,7 @@ __all__ = [
     "ElmanRNN",
     "LayerNormLSTM",
     "PeepholeLSTM",
+    "GradientTracker",
+    "gradient_flow",
+    "jacobian_spectrum",
 ]
