@@ -1,7 +1,8 @@
 """What every layer is held to: fused gradcheck, fused == reference, step == sequence.
 
 Each helper takes a layer class and its keyword arguments, so a cell's test file is a list of
-configurations rather than a copy of these loops.
+configurations rather than a copy of these loops. The fused checks run on every fused engine
+this machine has (:func:`fused_engines`): the native one and the Python one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ import copy
 
 import torch
 
+from recur.engine import native
+
 DOUBLE = torch.float64
+
+
+def fused_engines() -> tuple[str, ...]:
+    """The hand-BPTT engines to hold to the reference: "native" where it builds, and "python"."""
+    return ("native", "python") if native.load() else ("python",)
 
 
 def make_inputs(layer, batch=3, steps=5, lengths=None, seed=0, with_state=True):
@@ -44,40 +52,52 @@ def weighted_loss(outputs, seed=1):
     return sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum() for o in outputs)
 
 
-def reference_twin(layer):
+def reference_twin(layer, impl="reference"):
     twin = copy.deepcopy(layer)
-    twin.impl = "reference"
+    twin.impl = impl
     return twin
 
 
 def assert_fused_matches_reference(layer_cls, batch=3, steps=5, lengths=None, tol=1e-8, **kwargs):
-    """Outputs and every gradient (input, initial state, each parameter) agree in float64."""
-    torch.manual_seed(0)
-    fused = layer_cls(dtype=DOUBLE, **kwargs)
-    reference = reference_twin(fused)
-    x, state = make_inputs(fused, batch, steps)
-    results = []
-    for layer in (fused, reference):
-        out, final = layer(x, as_layer_state(state), lengths=lengths)
-        outputs = flat_outputs(out, final)
-        inputs = [x, *state, *layer.parameters()]
-        grads = torch.autograd.grad(weighted_loss(outputs), inputs, allow_unused=True)
-        results.append((outputs, grads))
-    (out_f, grad_f), (out_r, grad_r) = results
-    for a, b in zip(out_f, out_r):
-        torch.testing.assert_close(a, b, rtol=0, atol=tol)
-    names = ["input"] + [f"state[{i}]" for i in range(len(state))]
-    names += [n for n, _ in fused.named_parameters()]
-    for name, a, b in zip(names, grad_f, grad_r):
-        assert (a is None) == (b is None), name
-        if a is not None:
-            torch.testing.assert_close(a, b, rtol=0, atol=tol, msg=f"gradient of {name}")
+    """Outputs and every gradient (input, initial state, each parameter) agree in float64.
 
-
-def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, **kwargs):
-    """torch.autograd.gradcheck of the fused path with respect to input, state and parameters."""
+    Checked for every engine of :func:`fused_engines` against the reference engine.
+    """
     torch.manual_seed(0)
     layer = layer_cls(dtype=DOUBLE, **kwargs)
+    x, state = make_inputs(layer, batch, steps)
+    names = ["input"] + [f"state[{i}]" for i in range(len(state))]
+    names += [n for n, _ in layer.named_parameters()]
+
+    def run(impl):
+        twin = reference_twin(layer, impl)
+        out, final = twin(x, as_layer_state(state), lengths=lengths)
+        outputs = flat_outputs(out, final)
+        inputs = [x, *state, *twin.parameters()]
+        return outputs, torch.autograd.grad(weighted_loss(outputs), inputs, allow_unused=True)
+
+    out_r, grad_r = run("reference")
+    for impl in fused_engines():
+        out_f, grad_f = run(impl)
+        for a, b in zip(out_f, out_r):
+            torch.testing.assert_close(a, b, rtol=0, atol=tol, msg=f"{impl} output")
+        for name, a, b in zip(names, grad_f, grad_r):
+            assert (a is None) == (b is None), name
+            if a is not None:
+                torch.testing.assert_close(
+                    a, b, rtol=0, atol=tol, msg=f"{impl}: gradient of {name}"
+                )
+
+
+def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, **kwargs):
+    """gradcheck of a fused engine (default: the first of :func:`fused_engines`) with respect to
+    input, state and parameters.
+
+    One engine is enough here: :func:`assert_fused_matches_reference` holds every fused engine's
+    gradients to autograd's through the reference engine.
+    """
+    torch.manual_seed(0)
+    layer = layer_cls(dtype=DOUBLE, impl=impl or fused_engines()[0], **kwargs)
     x, state = make_inputs(layer, batch, steps)
     params = list(layer.parameters())
     names = [n for n, _ in layer.named_parameters()]

@@ -1,15 +1,31 @@
+import json
+
 from benchmarks import rnn
 
 
-def test_benchmark_reports_every_contender_with_ratios(tmp_path, capsys):
+def test_benchmark_reports_every_layer_with_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    rows = rnn.main(["--shape", "2", "3", "4", "5", "--repeats", "1", "--json", str(out)])
-    layers = set(rnn.contenders(4, 5))
-    assert {(r["layer"], r["mode"]) for r in rows} == {
-        (layer, mode) for layer in layers for mode in ("train", "infer")
+    args = ["--shape", "2", "3", "4", "6", "--repeats", "1", "--step-size", "6"]
+    rows = rnn.main(args + ["--json", str(out)])
+    names = {r["contender"] for r in rows}
+    for layer, spec in rnn.SPECS.items():
+        assert {f"recur.{layer}", f"naive {layer}", spec.baseline} <= names
+    assert {"GEMM bound G=1", "GEMM bound G=3", "GEMM bound G=4"} <= names
+    assert {(r["contender"], r["mode"]) for r in rows} == {
+        (name, mode) for name in names for mode in ("train", "infer")
     }
-    baseline = [r for r in rows if r["layer"] == "torch.nn.LSTM"]
-    assert all(r["ratio_to_torch"] == 1.0 for r in baseline)
-    assert all(r["tokens_per_s"] > 0 for r in rows)
-    assert "| recur.LSTM fused | train |" in capsys.readouterr().out
-    assert out.read_text().startswith("{")
+    for row in rows:
+        assert row["tokens_per_s"] > 0
+        if row["kind"] == "recur":
+            assert row["vs_torch"] > 0 and row["vs_naive"] > 0 and row["of_bound"] > 0
+            assert row["vs_lstm"] > 0
+            if row["mode"] == "train":
+                assert row["peak_mib"] > 0 and row["memory_vs_lstm"] > 0
+    anchor = [r for r in rows if r["contender"] == "torch.nn.LSTM"]
+    assert all(r["vs_torch"] == 1.0 and r["vs_lstm"] == 1.0 for r in anchor)
+    printed = capsys.readouterr().out
+    assert "| (2, 3, 4, 6) | train | recur.LSTM |" in printed
+    assert "| recur.LSTM vs torch.nn.LSTM | 6 |" in printed
+    saved = json.loads(out.read_text())
+    assert saved["meta"]["threads"] > 0 and saved["meta"]["torch"]
+    assert len(saved["step_latency"]) == len(rnn.SPECS)

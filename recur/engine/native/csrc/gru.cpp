@@ -1,0 +1,250 @@
+// The GRU in the native engine, both conventions (see recur/cells/gru.py).
+//
+// Gate blocks (r, z, n); x_* the input projections, W_h* the row blocks of weight_hh:
+//   r = σ(x_r + W_hr h_{t-1} + b_hr),  z = σ(x_z + W_hz h_{t-1} + b_hz)
+//   reset after:  hn = W_hn h_{t-1} + b_hn,  n = tanh(x_n + r hn)            (torch.nn.GRU)
+//   reset before: s = r h_{t-1},             n = tanh(x_n + W_hn s + b_hn)   (Cho et al.)
+//   h_t = (1 - z) n + z h_{t-1}
+// Backward (da_* the pre-activation gradients, d xp = (da_r, da_z, da_n) in both):
+//   da_n = dh (1-z)(1-n²),  da_z = dh (h_{t-1} - n) z(1-z)
+//   reset after:  da_r = da_n hn r(1-r);  dgh = (da_r, da_z, da_n r)
+//                 dh_{t-1} = dh z + dgh W_hh                              (one GEMM)
+//                 dW_hh = Σ dgh^T h_{t-1},  db_hh = Σ dgh
+//   reset before: ds = da_n W_hn;  da_r = ds h_{t-1} r(1-r)
+//                 dh_{t-1} = dh z + ds r + (da_r, da_z) W_h(r,z)           (two GEMMs)
+//                 dW_h(r,z) = Σ (da_r, da_z)^T h_{t-1},  dW_hn = Σ da_n^T s,  db_hh = Σ d xp
+//
+// Tensors (options = [reset_after]; params = [weight_hh (3H, H), bias_hh? (3H)]):
+//   forward out: [outputs (T, B, H), h_n, gates (T, B, 3H) = (r, z, n),
+//                 kept (T, B, H) = hn (reset after) or s (reset before), hs (T, B, H) h_t
+//                 (only with a mask)] — the saved ones only when training
+//   backward out: [d_xp (T, B, 3H), d_h0, d_weight_hh, d_bias_hh]
+#include "common.h"
+
+namespace recur_native {
+namespace {
+
+template <typename T, bool reset_after>
+TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList& p,
+                        const OptTensor& valid_t, bool training) {
+  const int64_t steps = xp.size(0), B = xp.size(1), H = h0.size(1), GH = 3 * H;
+  const bool* valid = valid_ptr(valid_t);
+  const auto opts = xp.options();
+  const int64_t saved = training ? steps : 1;
+  Tensor outputs = at::empty({steps, B, H}, opts);
+  Tensor gates = at::empty({saved, B, GH}, opts);
+  Tensor kept = at::empty({saved, B, H}, opts);
+  const int64_t h_ring = valid ? (training ? steps : 2) : steps;
+  Tensor hs = valid ? at::empty({h_ring, B, H}, opts) : Tensor();
+  Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
+  const T* w_hh = p[0]->data_ptr<T>();
+  const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
+  const T* x = xp.data_ptr<T>();
+  T* out = outputs.data_ptr<T>();
+  T* h_state = valid ? hs.data_ptr<T>() : out;
+  for_batch_slices(B, steps * GH * (H + 8), [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    const T* h_prev = h0.data_ptr<T>() + b0 * H;
+    for (int64_t t = 0; t < steps; ++t) {
+      T* a = gates.data_ptr<T>() + ((training ? t : 0) * B + b0) * GH;
+      T* k = kept.data_ptr<T>() + ((training ? t : 0) * B + b0) * H;
+      T* h = h_state + ((t % h_ring) * B + b0) * H;
+      const T* xt = x + (t * B + b0) * GH;
+      // h_{t-1} W_hh^T: all three blocks (reset after) or (r, z) only (reset before).
+      mm_nt<T>(a, GH, h_prev, H, w_hh, H, nb, reset_after ? GH : 2 * H, H, T(0));
+      for (int64_t b = 0; b < nb; ++b) {
+        T* __restrict ab = a + b * GH;
+        T* __restrict kb = k + b * H;
+        const T* __restrict xb = xt + b * GH;
+        const T* __restrict hp = h_prev + b * H;
+        T* __restrict hb = h + b * H;
+#pragma omp simd
+        for (int64_t j = 0; j < H; ++j) {
+          const T r = sigmoid(ab[j] + xb[j] + bias[j]);
+          const T z = sigmoid(ab[H + j] + xb[H + j] + bias[H + j]);
+          ab[j] = r;
+          ab[H + j] = z;
+          if constexpr (reset_after) {
+            const T hn = ab[2 * H + j] + bias[2 * H + j];
+            const T n = tanh_(xb[2 * H + j] + r * hn);
+            kb[j] = hn;
+            ab[2 * H + j] = n;
+            hb[j] = (T(1) - z) * n + z * hp[j];
+          } else {
+            kb[j] = r * hp[j];
+          }
+        }
+      }
+      if constexpr (!reset_after) {
+        mm_nt<T>(a + 2 * H, GH, k, H, w_hh + 2 * H * H, H, nb, H, H, T(0));  // W_hn s
+        for (int64_t b = 0; b < nb; ++b) {
+          T* __restrict ab = a + b * GH;
+          const T* __restrict xb = xt + b * GH;
+          const T* __restrict hp = h_prev + b * H;
+          T* __restrict hb = h + b * H;
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) {
+            const T n = tanh_(xb[2 * H + j] + ab[2 * H + j] + bias[2 * H + j]);
+            ab[2 * H + j] = n;
+            hb[j] = (T(1) - ab[H + j]) * n + ab[H + j] * hp[j];
+          }
+        }
+      }
+      if (valid) {  // padded rows keep the state and output zero
+        T* o = out + (t * B + b0) * H;
+        for (int64_t b = 0; b < nb; ++b) {
+          const bool keep = is_valid(valid, t, B, b0 + b);
+          if (!keep) std::copy(h_prev + b * H, h_prev + (b + 1) * H, h + b * H);
+          for (int64_t j = 0; j < H; ++j) o[b * H + j] = keep ? h[b * H + j] : T(0);
+        }
+      }
+      h_prev = h;
+    }
+  });
+  TensorList result{outputs, at::empty({B, H}, opts)};
+  const T* h_last = h_state + ((steps - 1) % h_ring) * B * H;
+  std::copy(h_last, h_last + B * H, result[1].data_ptr<T>());
+  if (training) result.insert(result.end(), {gates, kept, hs});
+  return result;
+}
+
+template <typename T, bool reset_after>
+TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const OptTensorList& p,
+                         const OptTensorList& fwd, const OptTensor& valid_t) {
+  const Tensor outputs = *fwd[0], gates = *fwd[1], kept = *fwd[2];
+  const Tensor hs = value_or_undefined(fwd[3]);
+  const int64_t steps = gates.size(0), B = gates.size(1), H = h0.size(1), GH = 3 * H;
+  const bool* valid = valid_ptr(valid_t);
+  const auto opts = gates.options();
+  Tensor d_xp = at::empty({steps, B, GH}, opts);
+  // reset after: the n block of dgh, da_n r, differs from d xp's: keep it for dW_hn and db_hn,
+  // plus a (B, 3H) row of dgh for the step's GEMM. reset before: ds = da_n W_hn.
+  Tensor dgh_n = reset_after ? at::empty({steps, B, H}, opts) : Tensor();
+  Tensor scratch = at::empty({B, reset_after ? GH : H}, opts);
+  const int64_t lds = reset_after ? GH : H;
+  Tensor dh = at::zeros({2, B, H}, opts);
+  if (grads[1].has_value()) dh[0].copy_(*grads[1]);
+  const T* d_out = ptr<T>(grads[0]);
+  const T* w_hh = p[0]->data_ptr<T>();
+  const T* h_states = (valid ? hs : outputs).data_ptr<T>();
+  for_batch_slices(B, steps * GH * (H + 12), [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    T* dh_cur = dh.data_ptr<T>() + b0 * H;
+    T* dh_next = dh_cur + B * H;
+    T* sc = scratch.data_ptr<T>() + b0 * lds;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
+      const T* k = kept.data_ptr<T>() + (t * B + b0) * H;
+      const T* h_prev = (t ? h_states + (t - 1) * B * H : h0.data_ptr<T>()) + b0 * H;
+      T* d = d_xp.data_ptr<T>() + (t * B + b0) * GH;
+      T* dn = reset_after ? dgh_n.data_ptr<T>() + (t * B + b0) * H : nullptr;
+      for (int64_t b = 0; b < nb; ++b) {
+        T* __restrict dhb = dh_cur + b * H;
+        T* __restrict next = dh_next + b * H;
+        T* __restrict db = d + b * GH;
+        T* __restrict sb = sc + b * lds;
+        if (!is_valid(valid, t, B, b0 + b)) {  // padded: dh passes through, no gate gradient
+          std::copy(dhb, dhb + H, next);
+          std::fill(db, db + GH, T(0));
+          std::fill(sb, sb + lds, T(0));
+          if (reset_after) std::fill(dn + b * H, dn + (b + 1) * H, T(0));
+          continue;
+        }
+        const T* __restrict ab = a + b * GH;
+        const T* __restrict kb = k + b * H;
+        const T* __restrict hp = h_prev + b * H;
+        const T* __restrict gb = d_out ? d_out + (t * B + b0 + b) * H : nullptr;
+#pragma omp simd
+        for (int64_t j = 0; j < H; ++j) {
+          const T r = ab[j], z = ab[H + j], n = ab[2 * H + j];
+          const T dhj = gb ? dhb[j] + gb[j] : dhb[j];
+          const T da_n = dhj * (T(1) - z) * (T(1) - n * n);
+          const T da_z = dhj * (hp[j] - n) * z * (T(1) - z);
+          db[H + j] = da_z;
+          db[2 * H + j] = da_n;
+          next[j] = dhj * z;
+          if constexpr (reset_after) {
+            const T da_r = da_n * kb[j] * r * (T(1) - r);
+            db[j] = da_r;
+            sb[j] = da_r;
+            sb[H + j] = da_z;
+            sb[2 * H + j] = da_n * r;
+            dn[b * H + j] = da_n * r;
+          }
+        }
+      }
+      if (reset_after) {
+        mm_nn<T>(dh_next, H, sc, GH, w_hh, H, nb, H, GH, T(1));
+      } else {
+        mm_nn<T>(sc, H, d + 2 * H, GH, w_hh + 2 * H * H, H, nb, H, H, T(0));  // ds = da_n W_hn
+        for (int64_t b = 0; b < nb; ++b) {
+          if (!is_valid(valid, t, B, b0 + b)) continue;
+          const T* __restrict ab = a + b * GH;
+          const T* __restrict hp = h_prev + b * H;
+          const T* __restrict ds = sc + b * H;
+          T* __restrict db = d + b * GH;
+          T* __restrict next = dh_next + b * H;
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) {
+            const T r = ab[j];
+            db[j] = ds[j] * hp[j] * r * (T(1) - r);
+            next[j] += ds[j] * r;
+          }
+        }
+        mm_nn<T>(dh_next, H, d, GH, w_hh, H, nb, H, 2 * H, T(1));  // + (da_r, da_z) W_h(r,z)
+      }
+      std::swap(dh_cur, dh_next);
+    }
+  });
+  const int64_t rows = steps * B;
+  TensorList result{d_xp, at::empty({B, H}, opts)};
+  const T* dh0 = dh.data_ptr<T>() + (steps % 2) * B * H;  // every slice swapped T times
+  std::copy(dh0, dh0 + B * H, result[1].data_ptr<T>());
+  Tensor dw = at::empty({GH, H}, opts);
+  T* dwp = dw.data_ptr<T>();
+  const T* dx = d_xp.data_ptr<T>();
+  const T* h0p = h0.data_ptr<T>();
+  weight_grad<T>(dwp, 2 * H, H, dx, GH, h0p, h_states, H, steps, B);  // rows (r, z)
+  if (reset_after) {
+    weight_grad<T>(dwp + 2 * H * H, H, H, dgh_n.data_ptr<T>(), H, h0p, h_states, H, steps, B);
+  } else {
+    mm_tn<T>(dwp + 2 * H * H, H, dx + 2 * H, GH, kept.data_ptr<T>(), H, rows, H, H, T(0));
+  }
+  result.push_back(dw);
+  Tensor db;
+  if (p[1].has_value()) {
+    db = at::empty({GH}, opts);
+    column_sum<T>(db.data_ptr<T>(), dx, GH, rows, reset_after ? 2 * H : GH);
+    if (reset_after) column_sum<T>(db.data_ptr<T>() + 2 * H, dgh_n.data_ptr<T>(), H, rows, H);
+  }
+  result.push_back(db);
+  return result;
+}
+
+}  // namespace
+
+TensorList gru_forward(RECUR_FORWARD_ARGS) {
+  const Tensor x = xp.contiguous(), h0 = state0[0].contiguous();
+  const OptTensorList p = contiguous(params);
+  const OptTensor v = contiguous(valid);
+  TensorList result;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_gru_forward", [&] {
+    result = options[0] ? forward_impl<scalar_t, true>(x, h0, p, v, training)
+                        : forward_impl<scalar_t, false>(x, h0, p, v, training);
+  });
+  return result;
+}
+
+TensorList gru_backward(RECUR_BACKWARD_ARGS) {
+  const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
+  const Tensor h0 = state0[0].contiguous();
+  const OptTensor v = contiguous(valid);
+  TensorList result;
+  AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_gru_backward", [&] {
+    result = options[0] ? backward_impl<scalar_t, true>(g, h0, p, f, v)
+                        : backward_impl<scalar_t, false>(g, h0, p, f, v);
+  });
+  return result;
+}
+
+}  // namespace recur_native

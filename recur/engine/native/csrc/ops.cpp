@@ -1,0 +1,45 @@
+// Registers the native engine's kernels as torch operators (torch.ops.recur_native.*).
+//
+// Every cell family has the same two signatures (see recur/engine/native/kernels.py):
+//   <family>_forward(xp, state0, params, valid, options, reals, training) -> Tensor[]
+//       [outputs (T, B, S_0), *final_state, *saved (only when training)]
+//   <family>_backward(grads, state0, params, forward, valid, options, reals) -> Tensor[]
+//       grads = [d_outputs?, *d_final_state?], forward = [outputs, *saved]
+//       -> [d_xp (T, B, G*H), *d_state0, *d_params (undefined where a parameter is absent)]
+// plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound.
+#include <torch/library.h>
+
+#include "common.h"
+
+namespace recur_native {
+
+#define RECUR_DECLARE(family)                          \
+  TensorList family##_forward(RECUR_FORWARD_ARGS);     \
+  TensorList family##_backward(RECUR_BACKWARD_ARGS);
+
+RECUR_DECLARE(lstm)
+RECUR_DECLARE(gru)
+RECUR_DECLARE(elman)
+RECUR_DECLARE(lnlstm)
+void gemm_bound(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, bool training);
+
+}  // namespace recur_native
+
+#define RECUR_DEFINE(m, family)                                                                \
+  m.def(#family                                                                                \
+        "_forward(Tensor xp, Tensor[] state0, Tensor?[] params, Tensor? valid, int[] options, " \
+        "float[] reals, bool training) -> Tensor[]",                                           \
+        &recur_native::family##_forward);                                                      \
+  m.def(#family                                                                                \
+        "_backward(Tensor?[] grads, Tensor[] state0, Tensor?[] params, Tensor?[] forward, "    \
+        "Tensor? valid, int[] options, float[] reals) -> Tensor[]",                            \
+        &recur_native::family##_backward)
+
+TORCH_LIBRARY(recur_native, m) {
+  RECUR_DEFINE(m, lstm);
+  RECUR_DEFINE(m, gru);
+  RECUR_DEFINE(m, elman);
+  RECUR_DEFINE(m, lnlstm);
+  m.def("gemm_bound(Tensor x, Tensor w_ih, Tensor w_hh, bool training) -> ()",
+        &recur_native::gemm_bound);
+}
