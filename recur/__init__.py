@@ -5,6 +5,7 @@ add the rest of the recurrent family on the same engines.
 """
 
 from recur.diagnostics import GradientTracker, gradient_flow, jacobian_spectrum
+from recur.engine import engine_info
 from recur.layers.cifg import CIFGLSTM
 from recur.layers.clockwork import ClockworkRNN
 from recur.layers.elman import ElmanRNN
@@ -25,6 +26,7 @@ __all__ = [
     "LayerNormLSTM",
     "PeepholeLSTM",
     "GradientTracker",
+    "engine_info",
     "gradient_flow",
     "jacobian_spectrum",
 ]
