@@ -20,32 +20,5 @@ class LayerNormLSTM(RecurrentLayer):
         output, (h, c) = lstm(torch.randn(3, 5, 10))   # output (3, 5, 20), h and c (2, 3, 20)
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device=None,
-        dtype=None,
-        *,
-        impl: str = "fused",
-    ):
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            device,
-            dtype,
-            impl=impl,
-        )
-
     def make_cell(self, input_size: int) -> Cell:
         return LayerNormLSTMCell(input_size, self.hidden_size, self.bias)
