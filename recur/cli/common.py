@@ -1,70 +1,30 @@
-"""What the subcommands share: building the model of a configuration, opening a saved run, and
-streaming generated text."""
+"""What the subcommands share: opening a saved run, streaming generated text, writing outputs."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
-from recur.cli.config import ModelConfig, RunConfig, validate
 from recur.data.text import Vocab
 from recur.models.language_model import LanguageModel
-from recur.train.checkpoint import load_tensors
-from recur.train.run import CONFIG, MODEL, VOCAB, RunDir
+from recur.tasks import SavedRun, open_run
+from recur.train.checkpoint import atomic_write
+
+__all__ = ["dump_json", "encode_prompt", "open_lm_run", "open_run", "stream_text", "write_records"]
 
 
-def build_model(config: ModelConfig, vocab_size: int) -> LanguageModel:
-    """The language model a configuration describes."""
-    return LanguageModel(
-        vocab_size,
-        cell=config.cell,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        embedding_dim=config.embedding_dim,
-        dropout=config.dropout,
-        tie_weights=config.tie_weights,
-    )
-
-
-def read_vocab(run: RunDir) -> Vocab:
-    try:
-        return Vocab.from_json((run / VOCAB).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"run: {run / VOCAB} does not exist; is {run.path} a recur run?") from None
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"run: {run / VOCAB} is corrupted") from None
-
-
-class SavedRun(NamedTuple):
-    run: RunDir
-    config: RunConfig
-    vocab: Vocab
-    model: LanguageModel  # in eval mode
-    metadata: dict[str, str]  # of model.safetensors: step, data_sha256, ...
-
-
-def open_run(path: str | Path) -> SavedRun:
-    """A finished (or checkpointed) run's configuration, vocabulary and trained model.
-
-    Raises ValueError when the directory is not a run or a file is missing or corrupted.
-    """
-    run = RunDir(path)
-    if not run.path.is_dir():
-        raise ValueError(f"run: {run.path} does not exist or is not a directory")
-    config = validate(run.read_json(CONFIG))
-    vocab = read_vocab(run)
-    if not (run / MODEL).exists():
-        raise ValueError(f"run: {run / MODEL} does not exist (no checkpoint was written yet)")
-    weights, metadata = load_tensors(run / MODEL)
-    model = build_model(config.model, len(vocab))
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise ValueError(f"run: {run / MODEL} does not fit {run / CONFIG}: {first}") from None
-    return SavedRun(run, config, vocab, model.eval(), metadata)
+def open_lm_run(path: str | Path) -> SavedRun:
+    """A saved language-model run (ValueError for other tasks' runs)."""
+    saved = open_run(path)
+    if saved.config.task != "lm":
+        raise ValueError(
+            f"run: {saved.run.path} is a {saved.config.task!r} run; only language models "
+            "generate text (use `recur predict`)"
+        )
+    return saved
 
 
 def encode_prompt(vocab: Vocab, prompt: str | None, unknown: str):
@@ -111,3 +71,30 @@ def stream_text(
 
 def dump_json(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def write_records(records: list[dict], path: str) -> None:
+    """``records`` as JSON Lines, or CSV when ``path`` ends in .csv/.tsv; "-" is stdout.
+
+    A file is written atomically: it holds all records or keeps its previous content.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        buffer = io.StringIO()
+        columns = list(dict.fromkeys(key for record in records for key in record))
+        writer = csv.DictWriter(
+            buffer, columns, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(
+            {k: dump_json(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+            for r in records
+        )
+        text = buffer.getvalue()
+    else:
+        text = "".join(dump_json(record) + "\n" for record in records)
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write(Path(path), text)

@@ -1,7 +1,9 @@
 """The run configuration: data, model, optimiser and loop sections, validated as one.
 
-Sources, later ones winning: the defaults below, a ``--config`` file (TOML, or the JSON that
-every run saves as config.json), then command-line options. A file looks like::
+Each task (``task = "classify"``...) has its own sections (:mod:`recur.tasks`); the default
+task is the language model. Sources, later ones winning: the task's defaults, a ``--config``
+file (TOML, or the JSON that every run saves as config.json), then command-line options. A file
+looks like::
 
     [data]
     path = "corpus.txt"
@@ -21,75 +23,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError
 
-from recur.layers.registry import LAYERS
-from recur.train.config import LoopConfig, OptimConfig, Section
+from recur.tasks.config import TaskConfig
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
-
-
-class DataConfig(Section):
-    """The text, its tokenisation, its positional split and how it is batched."""
-
-    path: str | None = Field(None, description="UTF-8 text file (default: pydoc_data.topics)")
-    level: Literal["char", "word"] = "char"
-    valid_fraction: float = Field(0.05, gt=0, lt=0.5)
-    test_fraction: float = Field(0.05, ge=0, lt=0.5)
-    max_vocab: int | None = Field(None, ge=2, description="word level: keep the most frequent")
-    batch_size: int = Field(32, ge=1, description="contiguous rows read side by side")
-    bptt: int = Field(64, ge=1, description="tokens per truncated-BPTT window")
-
-
-class ModelConfig(Section):
-    """The recurrent network, its cell selected by name."""
-
-    cell: str = "lstm"
-    hidden_size: int = Field(256, ge=1)
-    num_layers: int = Field(1, ge=1)
-    embedding_dim: int | None = Field(None, ge=1, description="default: the output size")
-    dropout: float = Field(0.0, ge=0, lt=1)
-    tie_weights: bool = False
-    bidirectional: bool = False
-
-    @field_validator("cell")
-    @classmethod
-    def _known_cell(cls, cell: str) -> str:
-        if cell not in LAYERS:
-            raise ValueError(f"expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
-        return cell
-
-
-class RunConfig(Section):
-    """Everything that determines a run's result (not where it is written or how it reports)."""
-
-    task: Literal["lm"] = "lm"
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    optim: OptimConfig = OptimConfig()
-    train: LoopConfig = LoopConfig()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RunConfig:
-        if self.task == "lm" and self.model.bidirectional:
-            raise ValueError(
-                "model.bidirectional: a language model reads left to right; "
-                "bidirectional is for taggers and classifiers"
-            )
-        if self.model.tie_weights and self.model.embedding_dim not in (
-            None,
-            self.model.hidden_size,
-        ):
-            raise ValueError(
-                f"model.tie_weights: needs embedding_dim equal to hidden_size "
-                f"({self.model.hidden_size}), got {self.model.embedding_dim}"
-            )
-        return self
 
 
 #: keys that may change when a run is resumed (budget and bookkeeping, not the result's recipe)
@@ -122,19 +65,31 @@ def merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def validate(data: dict) -> RunConfig:
-    """A RunConfig from nested ``data``; ValueError with one ``key: problem`` per error."""
+def validate(data: dict, flags: dict[str, str] | None = None) -> TaskConfig:
+    """The task's configuration from nested ``data`` (task "lm" when none is named).
+
+    ValueError with one ``key: problem`` per error; ``flags`` maps keys to the command-line
+    options that set them, so that a message can name the option too.
+    """
+    from recur.tasks import TASKS
+
+    data = {"task": "lm", **data}
+    if data["task"] not in TASKS:
+        raise ValueError(f"config: task: expected one of {', '.join(TASKS)}, got {data['task']!r}")
+    configs = tuple(spec.config for spec in TASKS.values())
+    adapter = TypeAdapter(Annotated[Union[configs], Field(discriminator="task")])  # noqa: UP007
     try:
-        return RunConfig.model_validate(data)
+        return adapter.validate_python(data)
     except ValidationError as error:
-        raise ValueError(describe(error)) from None
+        raise ValueError(describe(error, data["task"], flags or {})) from None
 
 
-def describe(error: ValidationError) -> str:
+def describe(error: ValidationError, task: str = "", flags: dict[str, str] | None = None) -> str:
     """One line for all of a ValidationError's problems, each led by its dotted key."""
     parts = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"])
+        loc = item["loc"][1:] if item["loc"][:1] == (task,) else item["loc"]
+        key = ".".join(str(part) for part in loc)
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
@@ -144,11 +99,14 @@ def describe(error: ValidationError) -> str:
             and not isinstance(item["input"], dict)
         ):
             message += f" (got {item['input']!r})"
+        if key in (flags or {}):
+            message += f" (set by {flags[key]}"
+            message += ", not an option of this task)" if message.startswith("unknown") else ")"
         parts.append(f"{key}: {message}" if key else message)
     return "config: " + "; ".join(parts)
 
 
-def differences(old: RunConfig, new: RunConfig) -> list[str]:
+def differences(old: TaskConfig, new: TaskConfig) -> list[str]:
     """Dotted keys whose values differ between two configurations, as "key: old -> new"."""
     a, b = flat(old.model_dump()), flat(new.model_dump())
     return [f"{key}: {a.get(key)!r} -> {b.get(key)!r}" for key in sorted(a) if a[key] != b.get(key)]

@@ -10,7 +10,7 @@ import argparse
 
 import torch
 
-from recur.cli.common import encode_prompt, open_run, stream_text
+from recur.cli.common import encode_prompt, open_lm_run, stream_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ValueError(f"threads: expected an int >= 1, got {args.threads}")
-    _, _, vocab, model, _ = open_run(args.run_dir)
+    saved = open_lm_run(args.run_dir)
+    vocab, model = saved.meta, saved.model
     prompt = encode_prompt(vocab, args.prompt, args.unk)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)

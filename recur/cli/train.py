@@ -1,7 +1,9 @@
-"""``recur train``: train a language model, writing a run directory; ``--resume`` continues one.
+"""``recur train``: train a model for a task, writing a run directory; ``--resume`` continues one.
 
 recur train                                    # char LSTM on pydoc_data.topics, ~2 minutes
 recur train --data my.txt --level word --cell gru --max-steps 5000 --run-dir runs/words
+recur train --task classify                    # speaker of Japanese vowels (aeon's data)
+recur train --task classify --data reviews.csv --text-column review --label-column stars
 recur train --resume runs/words --max-steps 8000
 torchrun --nproc-per-node 2 -m recur train --batch-size 64     # data parallel, 2 processes
 """
@@ -9,29 +11,19 @@ torchrun --nproc-per-node 2 -m recur train --batch-size 64     # data parallel, 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 import torch
 
-from recur.cli.common import build_model, encode_prompt, read_vocab, stream_text
-from recur.cli.config import (
-    RESUMABLE,
-    RunConfig,
-    differences,
-    merge,
-    read_config_file,
-    validate,
-)
-from recur.data.text import Vocab, load_corpus, split_by_position, unigram_bits
+from recur.cli.config import RESUMABLE, differences, merge, read_config_file, validate
 from recur.layers.registry import LAYERS
+from recur.tasks import TASKS, SavedRun
+from recur.tasks.config import TaskConfig
 from recur.train.checkpoint import atomic_write
 from recur.train.distributed import Dist, init_from_env, shutdown
-from recur.train.lm_task import LanguageModelTask
-from recur.train.metrics import bits
 from recur.train.progress import make_reporter
-from recur.train.run import CHECKPOINT, CONFIG, VOCAB, RunDir
+from recur.train.run import CHECKPOINT, CONFIG, RunDir
 from recur.train.trainer import Trainer
 
 
@@ -45,20 +37,15 @@ def optional(kind):
     return parse
 
 
-# (flag, config key, type, help); options left out keep the config file's or the default value
-OPTIONS = [
-    ("--task", "task", str, "what to train: lm (language model; more tasks to come)"),
-    ("--data", "data.path", str, "UTF-8 text file (default: Python's pydoc_data.topics)"),
-    ("--level", "data.level", str, "char (default) or word"),
-    ("--valid-fraction", "data.valid_fraction", float, "share of the text for validation (0.05)"),
-    ("--test-fraction", "data.test_fraction", float, "share of the text for testing (0.05)"),
-    ("--max-vocab", "data.max_vocab", optional(int), "word level: vocabulary size cap"),
-    ("--batch-size", "data.batch_size", int, "contiguous rows per batch (32)"),
-    ("--bptt", "data.bptt", int, "tokens per truncated-BPTT window (64)"),
+# (flag, config key, type, help) shared by every task; each task adds its own (recur.tasks)
+COMMON = [
+    ("--task", "task", str, f"what to train: {', '.join(TASKS)} (lm)"),
+    ("--valid-fraction", "data.valid_fraction", float, "share of the data for validation"),
+    ("--batch-size", "data.batch_size", int, "examples (lm: contiguous rows) per batch"),
     ("--cell", "model.cell", str, f"recurrent cell: {', '.join(LAYERS)} (lstm)"),
-    ("--hidden-size", "model.hidden_size", int, "hidden units per layer (256)"),
+    ("--hidden-size", "model.hidden_size", int, "hidden units per layer"),
     ("--num-layers", "model.num_layers", int, "stacked recurrent layers (1)"),
-    ("--embedding-dim", "model.embedding_dim", optional(int), "default: the hidden size"),
+    ("--embedding-dim", "model.embedding_dim", optional(int), "token embedding / input projection"),
     ("--dropout", "model.dropout", float, "dropout on embeddings, between layers, on outputs"),
     ("--optimizer", "optim.optimizer", str, "adamw (default) or sgd"),
     ("--lr", "optim.lr", float, "peak learning rate (3e-3)"),
@@ -79,10 +66,31 @@ OPTIONS = [
     ("--seed", "train.seed", int, "seed of initialisation and dropout (0)"),
     ("--threads", "train.threads", int, "torch threads per process (1)"),
 ]
-FLAGS = [
-    ("--tie-weights", "model.tie_weights", "share embedding and output projection weights"),
-    ("--bidirectional", "model.bidirectional", "bidirectional layers (taggers, classifiers)"),
-]
+FLAGS = [("--bidirectional", "model.bidirectional", "bidirectional layers (not for lm)", True)]
+
+
+def all_options() -> tuple[list, list]:
+    """(valued options, boolean flags) of every task, each flag once (tasks may share flags)."""
+    valued, flags, seen = list(COMMON), list(FLAGS), {o[0]: o[1] for o in COMMON + FLAGS}
+    for spec in TASKS.values():
+        for option in spec.options:
+            if option.flag in seen:
+                if seen[option.flag] != option.key:
+                    raise RuntimeError(
+                        f"{option.flag} means two keys: {seen[option.flag]}, {option.key}"
+                    )
+                continue
+            seen[option.flag] = option.key
+            if option.kind is None:
+                flags.append((option.flag, option.key, option.help, option.value))
+            else:
+                valued.append((option.flag, option.key, optional(option.kind), option.help))
+    return valued, flags
+
+
+OPTIONS, SWITCHES = all_options()
+KEY_FLAGS = {key: flag for flag, key, *_ in OPTIONS + SWITCHES}
+PATH_KEYS = {"data.path", "data.valid_path", "data.target_path", "data.valid_target_path"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,8 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run-dir")
     run.add_argument("--quiet", action="store_true", help="log lines instead of a progress bar")
-    run.add_argument("--sample-tokens", type=int, default=300, help="sample length at the end")
-    run.add_argument("--temperature", type=float, default=0.8, help="of the sample at the end")
+    run.add_argument("--sample-tokens", type=int, default=300, help="lm: sample length at the end")
+    run.add_argument("--temperature", type=float, default=0.8, help="lm: of the sample at the end")
     groups = {}
     for flag, key, kind, text in OPTIONS:
         name, _, leaf = key.rpartition(".")
@@ -104,24 +112,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         groups[name or "task"].add_argument(
             flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text, metavar=leaf.upper()
         )
-    for flag, key, text in FLAGS:
-        groups["model"].add_argument(
-            flag, dest=key, action="store_true", default=argparse.SUPPRESS, help=text
+    for flag, key, text, value in SWITCHES:
+        groups[key.split(".")[0]].add_argument(
+            flag, dest=key, action="store_const", const=value, default=argparse.SUPPRESS, help=text
         )
 
 
 def overrides(args: argparse.Namespace) -> dict:
     """The nested config values given on the command line (and only those)."""
     nested: dict = {}
-    for key in [k for _, k, *_ in OPTIONS] + [k for _, k, _ in FLAGS]:
+    for key in [k for _, k, *_ in OPTIONS] + [k for _, k, *_ in SWITCHES]:
         if hasattr(args, key):
             *sections, leaf = key.split(".")
             target = nested
             for section in sections:
                 target = target.setdefault(section, {})
-            target[leaf] = getattr(args, key)
-    if "path" in nested.get("data", {}):  # runs remember where their data is, from anywhere
-        nested["data"]["path"] = str(Path(nested["data"]["path"]).resolve())
+            value = getattr(args, key)
+            if key in PATH_KEYS and value is not None:  # runs find their data from anywhere
+                value = str(Path(value).resolve())
+            target[leaf] = value
     return nested
 
 
@@ -138,45 +147,37 @@ def run(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace, dist: Dist) -> int:
     config, run, resuming = resolve(args)  # every check on bad input comes before any write
     torch.set_num_threads(config.train.threads)
-    data = config.data
-    text = load_corpus(data.path)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    splits = split_by_position(text, data.valid_fraction, data.test_fraction)
-    source = text if data.level == "char" else splits["train"]
-    vocab = Vocab.build(source, data.level, data.max_vocab)
-    if resuming and read_vocab(run) != vocab:
-        raise ValueError(f"resume: the vocabulary of the data differs from {run / VOCAB}")
-    ids = {name: vocab.encode(part) for name, part in splits.items()}
-    task = LanguageModelTask(ids, data.batch_size, data.bptt, data.level, dist)
+    spec = TASKS[config.task]
     torch.manual_seed(config.train.seed)
-    model = build_model(config.model, len(vocab))
+    prepared = spec.prepare(config, dist)
+    meta_text = spec.dump_meta(prepared.meta)
+    if resuming and (run / spec.meta_file).read_text(encoding="utf-8") != meta_text:
+        raise ValueError(f"resume: {run / spec.meta_file} differs from the data (did it change?)")
     torch.manual_seed(config.train.seed + dist.rank)  # each process its own dropout masks
     reporter = make_reporter(args.quiet, dist.main)
     trainer = Trainer(
-        task,
-        model,
+        prepared.task,
+        prepared.model,
         config.optim,
         config.train,
         run=run,
         reporter=reporter,
         dist=dist,
-        metadata={"data_sha256": digest, "model": config.model.model_dump_json()},
+        metadata={"data_sha256": prepared.digest, "model": config.model.model_dump_json()},
     )
     if resuming:
-        trainer.load_checkpoint(run / CHECKPOINT, expect={"data_sha256": digest})
+        trainer.load_checkpoint(run / CHECKPOINT, expect={"data_sha256": prepared.digest})
     else:
         dist.barrier()  # every process has passed the checks before the run is created
     if dist.main:
         if not resuming:
             run.create(args.overwrite)
-            atomic_write(run / VOCAB, vocab.to_json())
+            atomic_write(run / spec.meta_file, meta_text)
         run.write_json(CONFIG, config.model_dump(mode="json"))
+        parameters = sum(p.numel() for p in prepared.model.parameters())
         reporter.message(
-            f"{'resuming' if resuming else 'training'} {config.model.cell} language model "
-            f"({sum(p.numel() for p in model.parameters()):,} parameters, {len(vocab)} "
-            f"{data.level} symbols) on {data.path or 'pydoc_data.topics'}: "
-            f"{ids['train'].numel():,} training tokens, unigram entropy "
-            f"{unigram_bits(ids['train']):.2f} {task.loss_unit}; run: {run.path}"
+            f"{'resuming' if resuming else 'training'} {prepared.description} "
+            f"({parameters:,} parameters); run: {run.path}"
             + (f", {dist.world} processes" if dist.world > 1 else "")
         )
 
@@ -193,27 +194,16 @@ def train(args: argparse.Namespace, dist: Dist) -> int:
         return 130
     print(
         f"trained {summary['steps']:,} steps in {summary['elapsed']:.0f} s "
-        f"({summary['tokens_per_s']:,.0f} tokens/s, stopped by {summary['stopped']}); "
-        f"validation {bits(summary['valid']['loss']):.3f} {task.loss_unit}, "
-        f"perplexity {summary['valid']['perplexity']:.2f}"
+        f"({summary['tokens_per_s']:,.0f} items/s, stopped by {summary['stopped']}); "
+        f"run saved in {run.path}"
     )
-    print(f"run saved in {run.path}; `recur generate {run.path}` samples from it")
-    if args.sample_tokens > 0:
-        print(f"--- sample (temperature {args.temperature:g}) ---")
-        stream_text(
-            model,
-            vocab,
-            encode_prompt(vocab, None, "error"),
-            args.sample_tokens,
-            temperature=args.temperature,
-            top_k=None,
-            top_p=None,
-            seed=config.train.seed,
-        )
+    metadata = {"data_sha256": prepared.digest, "step": str(summary["steps"])}
+    saved = SavedRun(run, config, spec, prepared.meta, prepared.model.eval(), metadata)
+    spec.finish(saved, summary, args)
     return 0
 
 
-def resolve(args: argparse.Namespace) -> tuple[RunConfig, RunDir, bool]:
+def resolve(args: argparse.Namespace) -> tuple[TaskConfig, RunDir, bool]:
     """The run's configuration and directory, and whether it resumes; nothing is written.
 
     A resumed run starts from its saved config.json; only the keys in RESUMABLE may change.
@@ -228,7 +218,7 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, RunDir, bool]:
         base = saved.model_dump()
     if args.config:
         base = merge(base, read_config_file(args.config))
-    config = validate(merge(base, overrides(args)))
+    config = validate(merge(base, overrides(args)), KEY_FLAGS)
     if saved is not None:
         changed = [d for d in differences(saved, config) if d.split(":")[0] not in RESUMABLE]
         if changed:

@@ -2,11 +2,12 @@
 
     RUN_DIR/
       config.json             the resolved configuration (usable again with --config)
-      vocab.json              tokens of the vocabulary, in id order
+      vocab.json / task.json  what the model needs besides weights (vocabulary, labels, scaling)
       metrics.jsonl           one JSON object per log step / evaluation
       model.safetensors       the weights alone (for generate / evaluate)
       checkpoint.safetensors  everything a resume needs: weights, optimiser, RNG, data cursor
       loss.png                train and valid loss curves
+      *.png                   the task's plots (confusion.png, forecast.png, attention.png, ...)
 
 Each of the files is replaced atomically (:func:`recur.train.checkpoint.atomic_write`); the
 checkpoint is self-contained, so a kill between the two ``.safetensors`` writes leaves both usable.
@@ -22,9 +23,11 @@ from pathlib import Path
 
 from recur.train.checkpoint import atomic_write
 
-CONFIG, VOCAB, METRICS = "config.json", "vocab.json", "metrics.jsonl"
+CONFIG, VOCAB, TASK, METRICS = "config.json", "vocab.json", "task.json", "metrics.jsonl"
 MODEL, CHECKPOINT, PLOT = "model.safetensors", "checkpoint.safetensors", "loss.png"
-RUN_FILES = (CONFIG, VOCAB, METRICS, MODEL, CHECKPOINT, PLOT)
+#: the tasks' plots (see recur.tasks)
+TASK_PLOTS = ("confusion.png", "forecast.png", "attention.png", "saliency.png", "captions.png")
+RUN_FILES = (CONFIG, VOCAB, TASK, METRICS, MODEL, CHECKPOINT, PLOT, *TASK_PLOTS)
 
 
 class RunDir:

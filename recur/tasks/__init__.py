@@ -1,0 +1,9 @@
+"""The tasks ``recur train --task`` knows, by name (see :mod:`recur.tasks.spec`)."""
+
+from recur.tasks import classify, lm
+from recur.tasks.saved import open_run
+from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (lm.SPEC, classify.SPEC)}
+
+__all__ = ["TASKS", "Option", "Prepared", "SavedRun", "TaskSpec", "open_run"]
