@@ -30,4 +30,4 @@ lint: setup
 
 # Reruns the BPTT experiments with fixed seeds and rewrites docs/experiments (10-20 minutes).
 experiments: setup
-	$(PY) -m recur.experiments all
+	$(VENV)/bin/recur experiment all

@@ -105,7 +105,10 @@ def test_evaluate_prints_json_on_stdout_and_words_on_stderr(trained, corpus, cap
     assert 0 < whole["bpc"] < 8
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["generate"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["train"], ["generate"], ["evaluate"], ["predict"], ["diagnose"], ["experiment"]],
+)
 def test_help(command, capsys):
     assert main([*command, "--help"]) == 0
     assert "usage: recur" in capsys.readouterr().out

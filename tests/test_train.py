@@ -205,6 +205,14 @@ def test_clipping_by_value_and_sgd(corpus, tmp_path):
     assert records[-1]["loss"] < records[0]["loss"]
 
 
+def test_clip_rate_counts_the_clipped_steps(corpus, tmp_path):
+    assert main(tiny(corpus, tmp_path / "tight", "--clip-norm", "1e-6")) == 0
+    assert main(tiny(corpus, tmp_path / "loose", "--clip-norm", "1e6")) == 0
+    for name, rate in (("tight", 1.0), ("loose", 0.0)):
+        records = [r for r in RunDir(tmp_path / name).read_metrics() if "grad_norm" in r]
+        assert records and all(r["clip_rate"] == rate for r in records), name
+
+
 def test_ctrl_c_stops_after_a_checkpoint_and_resumes_exactly(corpus, tmp_path, monkeypatch):
     assert main(tiny(corpus, tmp_path / "whole", "--dropout", "0.1")) == 0
     step = TrainerClass._train_step

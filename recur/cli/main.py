@@ -1,4 +1,4 @@
-"""The ``recur`` command: ``train``, ``generate`` and ``evaluate`` subcommands.
+"""The ``recur`` command: ``train``, ``generate``, ``evaluate`` and ``predict`` subcommands.
 
 Bad input of any kind ends with one line on stderr, ``recur <command>: error: <what>``, and exit
 status 2, before anything is written.
@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recur.cli import evaluate, generate, train
+from recur.cli import diagnose, evaluate, experiment, generate, predict, train
 from recur.train.trainer import TrainingDiverged
 
 COMMANDS = {
-    "train": (train, "train a language model (default: char LSTM on Python's help, ~2 min)"),
-    "generate": (generate, "stream text from a trained run"),
-    "evaluate": (evaluate, "bits per character and perplexity of a run on a text"),
+    "train": (train, "train a model (default: char LSTM language model on Python's help)"),
+    "generate": (generate, "stream text from a trained language model"),
+    "evaluate": (evaluate, "a trained run's metrics on held-out data or a file, as JSON"),
+    "predict": (predict, "a trained run's outputs for each item of a file (JSONL/CSV)"),
+    "diagnose": (diagnose, "gradient flow and Jacobian spectra of a trained run, as PNGs"),
+    "experiment": (experiment, "rerun a BPTT experiment of docs/experiments (or all)"),
 }
 
 

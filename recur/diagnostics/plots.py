@@ -90,10 +90,16 @@ def draw_spectrum(ax_step: Axes, ax_product: Axes, spectrum: JacobianSpectrum, l
 
 def draw_norms(ax: Axes, tracker: GradientTracker, title: str = "") -> None:
     """Global gradient norm per training step (log scale) and the clip threshold."""
-    norms = np.asarray(tracker.global_norms, dtype=float)
-    ax.semilogy(tracker.steps, np.where(np.isfinite(norms), norms, np.nan), lw=0.8)
-    if tracker.clip is not None:
-        ax.axhline(tracker.clip, color="k", ls="--", lw=0.8, label=f"clip {tracker.clip:g}")
+    draw_norm_history(ax, tracker.steps, tracker.global_norms, tracker.clip, title)
+
+
+def draw_norm_history(ax: Axes, steps, norms, clip: float | None = None, title: str = "") -> None:
+    """Gradient norms against the training step (log scale; non-finite ones left out) and the
+    clip threshold ``clip`` as a dashed line."""
+    norms = np.asarray(norms, dtype=float)
+    ax.semilogy(steps, np.where(np.isfinite(norms), norms, np.nan), lw=0.8)
+    if clip is not None:
+        ax.axhline(clip, color="k", ls="--", lw=0.8, label=f"clip {clip:g}")
         ax.legend(fontsize=8)
     ax.set_xlabel("training step")
     ax.set_ylabel("global gradient norm")
@@ -138,6 +144,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 __all__ = [
     "draw_flow",
     "draw_flow_heatmap",
+    "draw_norm_history",
     "draw_norms",
     "draw_spectrum",
     "new_figure",

@@ -89,7 +89,8 @@ class Trainer:
         self.best = math.inf
         self.evaluated_step = -1
         self.last_valid: dict[str, float] = {}
-        self.interval = [0.0, 0, 0.0, 0]  # loss sum, items, grad-norm sum, steps since last log
+        # loss sum, items, grad-norm sum, steps, steps whose norm was clipped, since the last log
+        self.interval = [0.0, 0, 0.0, 0, 0]
         self.stop_requested = False
 
     # ------------------------------------------------------------------ the loop
@@ -182,6 +183,8 @@ class Trainer:
         self.interval[1] += count
         self.interval[2] += float(norm)
         self.interval[3] += 1
+        clip = self.optim_config.clip_norm
+        self.interval[4] += int(clip is not None and float(norm) > clip)
         self.train_time += time.perf_counter() - begin
 
     def _log(self, spent: float) -> None:
@@ -195,11 +198,12 @@ class Trainer:
             "step": self.step,
             "loss": finite_or_none(loss),
             "lr": self.optimizer.param_groups[0]["lr"],
-            "grad_norm": finite_or_none(self.interval[2] / steps),
+            "grad_norm": finite_or_none(self.interval[2] / steps),  # before clipping
+            "clip_rate": self.interval[4] / steps,  # share of the steps whose norm was clipped
             "tokens_per_s": rate,
             "elapsed": self.elapsed,
         }
-        self.interval = [0.0, 0, 0.0, 0]
+        self.interval = [0.0, 0, 0.0, 0, 0]
         self._interval_start = now
         if self.run is not None:
             self.run.append_metrics(record)
@@ -328,9 +332,9 @@ class Trainer:
         self.train_time, self.tokens = counters["train_time"], counters["tokens"]
         self.bad_evals, self.best = counters["bad_evals"], counters["best"]
         self.evaluated_step, self.last_valid = counters["evaluated_step"], counters["last_valid"]
-        loss_sum, count, norm_sum, steps = counters["interval"]
+        loss_sum, count, norm_sum, steps, clipped = counters["interval"]
         if not self.dist.main:
             loss_sum, count = 0.0, 0
-        self.interval = [loss_sum, int(count), norm_sum, steps]
+        self.interval = [loss_sum, int(count), norm_sum, steps, clipped]
         if self.run is not None:
             self.run.truncate_metrics(counters["metrics_size"])
