@@ -4,6 +4,7 @@ Layers are drop-in for torch.nn.LSTM / GRU / RNN (same arguments, parameter name
 add the rest of the recurrent family on the same engines.
 """
 
+from recur import init
 from recur.diagnostics import GradientTracker, gradient_flow, jacobian_spectrum
 from recur.engine import engine_info
 from recur.layers.cifg import CIFGLSTM
@@ -29,4 +30,5 @@ __all__ = [
     "engine_info",
     "gradient_flow",
     "jacobian_spectrum",
+    "init",
 ]

@@ -105,6 +105,19 @@ def test_evaluate_prints_json_on_stdout_and_words_on_stderr(trained, corpus, cap
     assert 0 < whole["bpc"] < 8
 
 
+def test_predict_continues_each_line_greedily(trained, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The \n\nfor \n")
+    out = tmp_path / "out.jsonl"
+    args = ["predict", str(trained), "--input", str(prompts), "--max-new-tokens", "12"]
+    assert main([*args, "--output", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["line"], r["prompt"]) for r in records] == [(1, "The "), (3, "for ")]
+    assert all(len(r["continuation"]) == 12 for r in records)
+    assert main([*args, "--output", str(tmp_path / "again.jsonl")]) == 0  # greedy: repeatable
+    assert (tmp_path / "again.jsonl").read_text() == out.read_text()
+
+
 @pytest.mark.parametrize(
     "command",
     [[], ["train"], ["generate"], ["evaluate"], ["predict"], ["diagnose"], ["experiment"]],

@@ -21,6 +21,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from recur.cells.base import Cell, Params, State
 from recur.engine import get_engine
 from recur.engine.lengths import check_lengths, reverse_sequences, valid_mask
+from recur.init import check_scheme
+from recur.init import init as init_parameters
 from recur.layers.checks import (
     check_dropout,
     check_input,
@@ -36,7 +38,10 @@ class RecurrentLayer(nn.Module):
     Arguments (as torch.nn.LSTM): input_size, hidden_size, num_layers, bias, batch_first,
     dropout (on the outputs of every layer but the last, in training), bidirectional, device,
     dtype; plus ``impl``: "fused" (hand-derived BPTT, default) or "reference" (autograd through
-    the step equations, the specification).
+    the step equations, the specification). Initialisation (:mod:`recur.init`): ``init`` names a
+    scheme ("default", "orthogonal", "identity", "xavier", "chrono"; None: torch.nn's default),
+    ``init_options`` its options (e.g. ``{"t_max": 100}`` for chrono), ``forget_bias`` the
+    forget-gate bias of gated cells; :meth:`reset_parameters` applies them again.
     """
 
     def __init__(
@@ -52,8 +57,14 @@ class RecurrentLayer(nn.Module):
         dtype=None,
         *,
         impl: str = "fused",
+        init: str | None = None,
+        init_options: dict | None = None,
+        forget_bias: float | None = None,
     ):
         super().__init__()
+        self.init, self.forget_bias = init, forget_bias
+        self.init_options = {} if init_options is None else init_options
+        check_scheme(init, self.init_options, forget_bias, arg="init", options_arg="init_options")
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
@@ -94,6 +105,11 @@ class RecurrentLayer(nn.Module):
         return {n: getattr(self, n + suffix) for n in self.cells[layer].parameter_shapes()}
 
     def reset_parameters(self) -> None:
+        """torch.nn's default draw; with ``init`` or ``forget_bias``, recur.init's scheme."""
+        if self.init is not None or self.forget_bias is not None:
+            scheme = self.init or "default"
+            init_parameters(self, scheme, forget_bias=self.forget_bias, **self.init_options)
+            return
         for layer, cell in enumerate(self.cells):
             for direction in range(self.num_directions):
                 cell.reset_parameters(self.cell_params(layer, direction))

@@ -16,7 +16,8 @@ class ClockworkRNN(RecurrentLayer):
     3, 2 or 1 modules; an int g: the first g powers of two; or a strictly increasing sequence of
     positive ints whose length divides hidden_size) and ``nonlinearity`` ("tanh" or "relu").
     ``weight_hh_l{k}`` is block upper triangular; its masked blocks stay exactly zero. ``step``
-    takes the step index t, on which the schedule depends.
+    takes the step index t, on which the schedule depends. Further keyword-only options
+    (``init``, ``init_options``) go to RecurrentLayer.
 
     Example::
 
@@ -40,6 +41,7 @@ class ClockworkRNN(RecurrentLayer):
         periods=None,
         nonlinearity: str = "tanh",
         impl: str = "fused",
+        **options,
     ):
         check_positive_int("hidden_size", hidden_size)
         self.periods = check_periods(periods, hidden_size)
@@ -59,6 +61,7 @@ class ClockworkRNN(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            **options,
         )
 
     def make_cell(self, input_size: int) -> Cell:

@@ -10,6 +10,9 @@ from recur.layers.base import RecurrentLayer
 class ElmanRNN(RecurrentLayer):
     """Multi-layer Elman RNN with torch.nn.RNN's arguments, parameters and shapes (see ElmanCell).
 
+    Further keyword-only options (``init``, ``init_options``) go to RecurrentLayer;
+    ``init="identity"`` with ``nonlinearity="relu"`` is the IRNN (Le et al. 2015).
+
     Example::
 
         rnn = recur.ElmanRNN(10, 20, nonlinearity="relu")
@@ -30,6 +33,7 @@ class ElmanRNN(RecurrentLayer):
         dtype=None,
         *,
         impl: str = "fused",
+        **options,
     ):
         self.nonlinearity = nonlinearity
         super().__init__(
@@ -43,6 +47,7 @@ class ElmanRNN(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            **options,
         )
 
     def make_cell(self, input_size: int) -> Cell:

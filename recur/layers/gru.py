@@ -12,6 +12,8 @@ class GRU(RecurrentLayer):
 
     ``reset_after=True`` (default) is torch.nn.GRU exactly; ``reset_after=False`` applies the
     reset gate before the recurrent product, as Cho et al. 2014 (same parameters and shapes).
+    Further keyword-only options (``init``, ``init_options``, ``forget_bias``) go to
+    RecurrentLayer.
 
     Example::
 
@@ -33,6 +35,7 @@ class GRU(RecurrentLayer):
         *,
         reset_after: bool = True,
         impl: str = "fused",
+        **options,
     ):
         self.reset_after = bool(reset_after)
         super().__init__(
@@ -46,6 +49,7 @@ class GRU(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            **options,
         )
 
     def make_cell(self, input_size: int) -> Cell:

@@ -11,7 +11,8 @@ from recur.layers.checks import check_positive_int
 class LSTM(RecurrentLayer):
     """Multi-layer LSTM with torch.nn.LSTM's arguments, parameters and shapes (see LSTMCell).
 
-    ``proj_size > 0`` projects h to that size (h and the output have size proj_size).
+    ``proj_size > 0`` projects h to that size (h and the output have size proj_size). Further
+    keyword-only options (``init``, ``init_options``, ``forget_bias``) go to RecurrentLayer.
 
     Example::
 
@@ -33,6 +34,7 @@ class LSTM(RecurrentLayer):
         dtype=None,
         *,
         impl: str = "fused",
+        **options,
     ):
         check_positive_int("hidden_size", hidden_size)
         self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
@@ -51,6 +53,7 @@ class LSTM(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            **options,
         )
 
     def make_cell(self, input_size: int) -> Cell:

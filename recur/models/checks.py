@@ -22,9 +22,8 @@ def check_layer_kwargs(cell: str, layer_kwargs: dict, owned: tuple[str, ...] = (
 
     ``owned`` names further arguments the calling model sets itself (``num_layers`` ...).
     """
-    parameters = inspect.signature(layer_class(cell).__init__).parameters
     owned = set(_OWNED_BY_MODEL) | set(owned)
-    allowed = sorted(set(parameters) - owned)
+    allowed = sorted(_named_arguments(layer_class(cell)) - owned)
     for key in layer_kwargs:
         if key in owned:
             reason = "set by the model itself"
@@ -34,3 +33,16 @@ def check_layer_kwargs(cell: str, layer_kwargs: dict, owned: tuple[str, ...] = (
             continue
         raise ValueError(f"{key}: {reason}; the layer options are {allowed}")
     return layer_kwargs
+
+
+def _named_arguments(cls: type) -> set[str]:
+    """The named arguments of ``cls.__init__``, following ``**options`` to the base classes'."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names
+    return names
