@@ -15,6 +15,7 @@ from recur.layers.layernorm_lstm import LayerNormLSTM
 from recur.layers.lstm import LSTM
 from recur.layers.peephole import PeepholeLSTM
 from recur.reservoir import EchoStateNetwork, ESNLayer
+from recur.state import StateCarry, detach_state, reset_rows
 
 __all__ = [
     "CIFGLSTM",
@@ -27,7 +28,10 @@ __all__ = [
     "LayerNormLSTM",
     "PeepholeLSTM",
     "GradientTracker",
+    "StateCarry",
+    "detach_state",
     "engine_info",
+    "reset_rows",
     "gradient_flow",
     "jacobian_spectrum",
     "init",

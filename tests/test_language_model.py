@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from recur.layers.registry import LAYERS
-from recur.models.language_model import LanguageModel, detach_state, sample
+from recur.models.language_model import LanguageModel, sample
+from recur.state import detach_state
 
 V = 11
 

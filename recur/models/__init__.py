@@ -6,10 +6,11 @@ from recur.models.classifier import SequenceClassifier
 from recur.models.cnn_lstm import CNNLSTM, FrameEncoder
 from recur.models.conditional_generator import ConditionalGenerator
 from recur.models.inputs import InputLayer
-from recur.models.language_model import LanguageModel, detach_state
+from recur.models.language_model import LanguageModel
 from recur.models.pooling import IGNORE_INDEX, masked_cross_entropy, pool
 from recur.models.seq2seq import Encoded, Seq2Seq, Seq2SeqOutput
 from recur.models.tagger import SequenceTagger
+from recur.state import detach_state
 
 __all__ = [
     "CNNLSTM",

@@ -6,7 +6,7 @@ Shapes (B batch, T steps, V vocabulary, E embedding, S the last layer's output s
     state   the recurrent layer's: h (num_layers, B, S), or (h, c) for the LSTM family
 
 The state returned by :meth:`LanguageModel.forward` is the input of the next call, so a long text
-is read window by window (truncated BPTT: detach it between windows with :func:`detach_state`).
+is read window by window (truncated BPTT: detach it between windows, see :mod:`recur.state`).
 :meth:`LanguageModel.stream` reads a prompt once and then advances one recurrent ``step`` per
 generated token, never re-reading the prefix.
 
@@ -30,15 +30,6 @@ from recur.layers.checks import check_dropout, check_positive_int
 from recur.layers.registry import make_layer
 from recur.models.checks import check_layer_kwargs
 from recur.models.inputs import InputLayer
-
-
-def detach_state(state):
-    """The same state values cut from the autograd graph (a tensor or a tuple of tensors)."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.detach()
-    return tuple(s.detach() for s in state)
 
 
 class LanguageModel(nn.Module):

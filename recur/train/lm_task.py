@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recur.data.text import batchify, num_windows, windows
-from recur.models.language_model import detach_state
+from recur.state import detach_state
 from recur.train.distributed import Dist
 from recur.train.metrics import LOG2E, bits, perplexity
 
