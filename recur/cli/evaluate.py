@@ -21,6 +21,7 @@ from recur.tasks import open_run
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run written by `recur train`")
     parser.add_argument("--data", help="file to evaluate, in the task's format (default: held out)")
+    parser.add_argument("--target-data", help="translate: target lines aligned with --data")
     parser.add_argument(
         "--split", choices=("test", "valid"), default="test", help="the run's split without --data"
     )
