@@ -4,7 +4,7 @@ Layers are drop-in for torch.nn.LSTM / GRU / RNN (same arguments, parameter name
 add the rest of the recurrent family on the same engines.
 """
 
-from recur import init
+from recur import export, init
 from recur.diagnostics import GradientTracker, gradient_flow, jacobian_spectrum
 from recur.engine import engine_info
 from recur.layers.cifg import CIFGLSTM
@@ -34,5 +34,6 @@ __all__ = [
     "reset_rows",
     "gradient_flow",
     "jacobian_spectrum",
+    "export",
     "init",
 ]

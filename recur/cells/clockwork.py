@@ -108,8 +108,15 @@ class ClockworkCell(Cell):
         """Which modules update at step t."""
         return tuple(t % period == 0 for period in self.periods)
 
-    def active_mask(self, t: int, device) -> Tensor:
-        """(1, H) boolean a_t; one tensor per distinct pattern of active modules and device."""
+    def active_mask(self, t: int | Tensor, device) -> Tensor:
+        """(1, H) boolean a_t; one tensor per distinct pattern of active modules and device.
+
+        ``t`` may be a 0-d integer tensor (the scan engine's traced step index): a_t is then
+        computed as a tensor, t mod T_k == 0 per unit, uncached.
+        """
+        if isinstance(t, Tensor):
+            modules = [(t % period == 0).expand(self.module_size) for period in self.periods]
+            return torch.cat(modules).unsqueeze(0)
         pattern = self.active(t)
         key = (torch.device(device), pattern)
         if key not in self._active_masks:

@@ -10,6 +10,9 @@ with ``xp`` the cell's input projection of all steps (T, B, G*H), time-major.
     "native"     the C++ engine (:mod:`recur.engine.native`), forced: errors if it cannot run
     "python"     the fused engine in PyTorch (:mod:`recur.engine.fused`): hand BPTT, any device
     "reference"  autograd through the step equations: the specification
+    "scan"       the reference equations as one ``scan`` operator under torch.export, so the
+                 traced time loop keeps a dynamic length (:mod:`recur.engine.scan`); eagerly,
+                 the reference engine
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from recur.engine import native
 from recur.engine.fused import run_fused as run_python
 from recur.engine.native import run_native
 from recur.engine.reference import run_reference
+from recur.engine.scan import run_scan
 
 
 def run_fused(
@@ -51,11 +55,12 @@ ENGINES = {
     "native": run_native,
     "python": run_python,
     "reference": run_reference,
+    "scan": run_scan,
 }
 
 
 def get_engine(impl: str):
-    """The engine function for ``impl`` ("fused", "native", "python" or "reference")."""
+    """The engine function for ``impl`` ("fused", "native", "python", "reference" or "scan")."""
     if impl not in ENGINES:
         raise ValueError(f"impl: expected one of {tuple(ENGINES)}, got {impl!r}")
     return ENGINES[impl]
@@ -93,4 +98,5 @@ __all__ = [
     "run_native",
     "run_python",
     "run_reference",
+    "run_scan",
 ]

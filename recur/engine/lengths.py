@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from recur.engine.scan import exporting
+
 
 def check_lengths(lengths, batch: int, steps: int) -> Tensor:
     """Validate ``lengths`` (a sequence or 1-D integer tensor) and return it as int64 on CPU."""
@@ -28,6 +30,8 @@ def check_lengths(lengths, batch: int, steps: int) -> Tensor:
             f"got {tuple(lengths.shape)}"
         )
     lengths = lengths.to("cpu", torch.int64)
+    if exporting():  # a traced graph cannot branch on values (recur.export)
+        return lengths
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise ValueError(
             f"lengths: expected every length in 1..{steps} (the padded sequence length), "
@@ -37,8 +41,11 @@ def check_lengths(lengths, batch: int, steps: int) -> Tensor:
 
 
 def valid_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor | None:
-    """(T, B, 1) boolean mask of valid steps, or None when every sequence is full length."""
-    if bool((lengths == steps).all()):
+    """(T, B, 1) boolean mask of valid steps, or None when every sequence is full length.
+
+    Under torch.export the mask is always built: the traced graph serves any lengths.
+    """
+    if not exporting() and bool((lengths == steps).all()):
         return None
     time = torch.arange(steps, device=device).unsqueeze(1)
     return (time < lengths.to(device).unsqueeze(0)).unsqueeze(2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from recur.engine.scan import exporting
+
 
 class InputLayer(nn.Module):
     """Maps a model's raw input to the recurrent layer's features.
@@ -71,12 +73,14 @@ class InputLayer(nn.Module):
                         f"{name}: expected non-empty token ids of shape (B, T), "
                         f"got {tuple(inputs.shape)}"
                     )
-                low, high = int(inputs.min()), int(inputs.max())
-                if low < 0 or high >= self.vocab_size:
-                    raise ValueError(
-                        f"{name}: expected token ids in [0, {self.vocab_size}) (vocab_size), "
-                        f"got values from {low} to {high}"
-                    )
+                # A traced graph (recur.export) cannot branch on values: eager calls check them.
+                if not exporting():
+                    low, high = int(inputs.min()), int(inputs.max())
+                    if low < 0 or high >= self.vocab_size:
+                        raise ValueError(
+                            f"{name}: expected token ids in [0, {self.vocab_size}) "
+                            f"(vocab_size), got values from {low} to {high}"
+                        )
                 return self.project(inputs.long())
             raise ValueError(f"{name}: expected integer token ids, got dtype {inputs.dtype}")
         if not inputs.dtype.is_floating_point:
