@@ -18,7 +18,7 @@ import torch
 
 from recur.cli.config import RESUMABLE, differences, merge, read_config_file, validate
 from recur.layers.registry import LAYERS
-from recur.tasks import TASKS, SavedRun
+from recur.tasks import TASKS, Prepared, SavedRun
 from recur.tasks.config import TaskConfig
 from recur.train.checkpoint import atomic_write
 from recur.train.distributed import Dist, init_from_env, shutdown
@@ -90,7 +90,10 @@ def all_options() -> tuple[list, list]:
 
 OPTIONS, SWITCHES = all_options()
 KEY_FLAGS = {key: flag for flag, key, *_ in OPTIONS + SWITCHES}
-PATH_KEYS = {"data.path", "data.valid_path", "data.target_path", "data.valid_target_path"}
+PATH_KEYS = {
+    "data.path", "data.valid_path", "data.test_path",
+    "data.target_path", "data.valid_target_path", "data.test_target_path",
+}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,7 +184,7 @@ def train(args: argparse.Namespace, dist: Dist) -> int:
             + (f", {dist.world} processes" if dist.world > 1 else "")
         )
 
-    summary = trainer.fit()
+    summary = closed_form(trainer, prepared) if prepared.fitted else trainer.fit()
 
     if not dist.main:
         return 0
@@ -192,15 +195,25 @@ def train(args: argparse.Namespace, dist: Dist) -> int:
             file=sys.stderr,
         )
         return 130
-    print(
-        f"trained {summary['steps']:,} steps in {summary['elapsed']:.0f} s "
-        f"({summary['tokens_per_s']:,.0f} items/s, stopped by {summary['stopped']}); "
-        f"run saved in {run.path}"
-    )
+    if prepared.fitted:
+        print(f"fitted in closed form (no gradient steps); run saved in {run.path}")
+    else:
+        print(
+            f"trained {summary['steps']:,} steps in {summary['elapsed']:.0f} s "
+            f"({summary['tokens_per_s']:,.0f} items/s, stopped by {summary['stopped']}); "
+            f"run saved in {run.path}"
+        )
     metadata = {"data_sha256": prepared.digest, "step": str(summary["steps"])}
     saved = SavedRun(run, config, spec, prepared.meta, prepared.model.eval(), metadata)
     spec.finish(saved, summary, args)
     return 0
+
+
+def closed_form(trainer: Trainer, prepared: Prepared) -> dict:
+    """The summary of a model that prepare fitted in closed form: evaluated once, then saved."""
+    valid = prepared.task.evaluate(prepared.model, "valid")
+    trainer.save_checkpoint()
+    return {"steps": 0, "valid": valid, "best_valid_loss": valid["loss"], "stopped": "fitted"}
 
 
 def resolve(args: argparse.Namespace) -> tuple[TaskConfig, RunDir, bool]:
