@@ -45,6 +45,9 @@ class Prepared:
     meta: Any
     digest: str  # sha256 of the training data: a resume must see the same data
     description: str  # one line for the user: what is trained on what
+    #: the model was fitted in closed form by prepare (e.g. an Echo State Network's ridge
+    #: readout): ``recur train`` evaluates and saves it without gradient steps
+    fitted: bool = False
 
 
 @dataclass
