@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from recur.cli.main import main
 from recur.layers.registry import make_layer
-from recur.train import LoopConfig, OptimConfig, RunDir, Trainer
+from recur.train import LoopConfig, OptimConfig, RunDir, Trainer, load_tensors
 from recur.train.schedule import LRSchedule
 from recur.train.trainer import Trainer as TrainerClass
 
@@ -131,6 +131,39 @@ def test_the_loop_trains_any_task_and_writes_its_run(tmp_path):
     fresh = Trainer(SignTask(), Classifier(), OptimConfig(), LoopConfig(max_steps=1))
     fresh.load_checkpoint(run / "checkpoint.safetensors")
     assert fresh.step == 120 and fresh.task.batches == 120
+
+
+class ScriptedValidTask(SignTask):
+    """SignTask whose validation losses follow a script: 3, 1, 2, 2 (best at the 2nd)."""
+
+    def __init__(self):
+        super().__init__()
+        self.script, self.snapshots = [3.0, 1.0, 2.0, 2.0], []
+
+    def evaluate(self, model, split):
+        self.snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"loss": self.script[len(self.snapshots) - 1], "count": 1}
+
+
+@pytest.mark.parametrize("keep_best", [True, False])
+def test_the_best_evaluation_is_kept_and_saved(tmp_path, keep_best):
+    torch.manual_seed(0)
+    run = RunDir(tmp_path / "run")
+    run.create()
+    task, model = ScriptedValidTask(), Classifier()
+    loop = LoopConfig(max_steps=40, eval_every=10, max_time=None, keep_best=keep_best)
+    summary = Trainer(task, model, OptimConfig(lr=0.02), loop, run=run).fit()
+    expected = task.snapshots[1 if keep_best else 3]
+    saved, metadata = load_tensors(run / "model.safetensors")
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0)
+        torch.testing.assert_close(saved[name], expected[name], rtol=0, atol=0)
+    assert summary["best_step"] == 20 and summary["valid"]["loss"] == (1.0 if keep_best else 2.0)
+    assert metadata["step"] == ("20" if keep_best else "40")
+    # a resume restores the best weights too
+    again = Trainer(ScriptedValidTask(), Classifier(), OptimConfig(), loop)
+    again.load_checkpoint(run / "checkpoint.safetensors")
+    assert again.best_step == 20 and (again.best_weights is not None) == keep_best
 
 
 # ---------------------------------------------------------------- through `recur train`

@@ -66,7 +66,10 @@ COMMON = [
     ("--seed", "train.seed", int, "seed of initialisation and dropout (0)"),
     ("--threads", "train.threads", int, "torch threads per process (1)"),
 ]
-FLAGS = [("--bidirectional", "model.bidirectional", "bidirectional layers (not for lm)", True)]
+FLAGS = [
+    ("--bidirectional", "model.bidirectional", "bidirectional layers (not for lm)", True),
+    ("--keep-last", "train.keep_best", "save the last weights, not the best evaluation's", False),
+]
 
 
 def all_options() -> tuple[list, list]:

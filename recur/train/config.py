@@ -43,6 +43,9 @@ class LoopConfig(Section):
     early_stopping: int | None = Field(
         None, ge=1, description="stop after this many evaluations without a better valid loss"
     )
+    keep_best: bool = Field(
+        True, description="end with (and save as model.safetensors) the best evaluation's weights"
+    )
     seed: int = Field(0, ge=0)
     threads: int = Field(1, ge=1, description="torch threads per process")
 

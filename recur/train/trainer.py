@@ -89,6 +89,10 @@ class Trainer:
         self.best = math.inf
         self.evaluated_step = -1
         self.last_valid: dict[str, float] = {}
+        self.best_valid: dict[str, float] = {}
+        # the weights of the best evaluation (CPU copies), kept when loop.keep_best
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.best_step = 0
         # loss sum, items, grad-norm sum, steps, steps whose norm was clipped, since the last log
         self.interval = [0.0, 0, 0.0, 0, 0]
         self.stop_requested = False
@@ -98,8 +102,10 @@ class Trainer:
         """Train until the budget is spent, early stopping or Ctrl-C.
 
         Returns a summary: steps, elapsed (s), tokens, tokens_per_s (of the training steps), the
-        last "valid" metrics, best_valid_loss and why it "stopped": "max_steps", "max_time",
-        "early stopping" or "interrupted".
+        "valid" metrics of the model returned, best_valid_loss, best_step and why it "stopped":
+        "max_steps", "max_time", "early stopping" or "interrupted". With ``loop.keep_best`` (the
+        default) the model ends with the weights of its best evaluation, as model.safetensors
+        holds them (Keras's restore_best_weights); otherwise with the last ones.
         """
         self.net.train()
         previous_handler = self._catch_interrupt()
@@ -141,13 +147,17 @@ class Trainer:
             plot_losses(
                 self.run.read_metrics(), self.run / PLOT, self.task.loss_unit, self.task.loss_scale
             )
+        best = self.best_weights is not None and stopped != "interrupted"
+        if best:
+            self.model.load_state_dict(self.best_weights)
         return {
             "steps": self.step,
             "elapsed": self.elapsed,
             "tokens": self.tokens,
             "tokens_per_s": self.tokens / self.train_time if self.train_time else 0.0,
-            "valid": self.last_valid,
+            "valid": self.best_valid if best else self.last_valid,
             "best_valid_loss": self.best,
+            "best_step": self.best_step,
             "stopped": stopped,
         }
 
@@ -228,6 +238,12 @@ class Trainer:
         self.schedule.observe(metrics["loss"])
         improved = metrics["loss"] < self.best
         self.best = min(self.best, metrics["loss"])
+        if improved:
+            self.best_valid, self.best_step = metrics, self.step
+            if self.loop.keep_best:
+                self.best_weights = {
+                    k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+                }
         self.bad_evals = 0 if improved else self.bad_evals + 1
         self.elapsed = time.perf_counter() - started
         if self.run is not None:
@@ -267,6 +283,8 @@ class Trainer:
             "best": self.best,
             "evaluated_step": self.evaluated_step,
             "last_valid": self.last_valid,
+            "best_valid": self.best_valid,
+            "best_step": self.best_step,
             # the partial log interval of all processes, restored on the main one
             "interval": [*self.dist.sum(self.interval[:2]), *self.interval[2:]],
             "schedule": self.schedule.state_dict(),
@@ -279,6 +297,8 @@ class Trainer:
             "counters": flatten(counters, "counters", tensors),
         }
         tensors["rng"] = self.dist.gather(torch.get_rng_state().unsqueeze(0), dim=0)
+        if self.best_weights is not None:
+            tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
         return tensors, skeleton
 
     def save_checkpoint(self) -> None:
@@ -292,9 +312,11 @@ class Trainer:
             tensors,
             {**meta, "format": CHECKPOINT_FORMAT, "state": json.dumps(skeleton)},
         )
-        weights = {
-            k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")
-        }
+        # model.safetensors: the best evaluation's weights (keep_best), else the current ones
+        prefix = "best." if self.best_weights is not None else "model."
+        weights = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+        if prefix == "best.":
+            meta["step"] = str(self.best_step)
         save_tensors(self.run / MODEL, weights, {**meta, "format": "recur.model"})
 
     def load_checkpoint(self, path: str | Path, expect: dict[str, str] | None = None) -> None:
@@ -332,6 +354,10 @@ class Trainer:
         self.train_time, self.tokens = counters["train_time"], counters["tokens"]
         self.bad_evals, self.best = counters["bad_evals"], counters["best"]
         self.evaluated_step, self.last_valid = counters["evaluated_step"], counters["last_valid"]
+        self.best_valid = counters.get("best_valid", {})
+        self.best_step = counters.get("best_step", 0)
+        best = {k.removeprefix("best."): v for k, v in tensors.items() if k.startswith("best.")}
+        self.best_weights = best or None
         loss_sum, count, norm_sum, steps, clipped = counters["interval"]
         if not self.dist.main:
             loss_sum, count = 0.0, 0
