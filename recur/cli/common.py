@@ -6,14 +6,41 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
+from threadpoolctl import threadpool_limits
 
 from recur.data.text import Vocab
 from recur.models.language_model import LanguageModel
 from recur.tasks import SavedRun, open_run
 from recur.train.checkpoint import atomic_write
 
-__all__ = ["dump_json", "encode_prompt", "open_lm_run", "open_run", "stream_text", "write_records"]
+__all__ = [
+    "dump_json",
+    "encode_prompt",
+    "limited_threads",
+    "open_lm_run",
+    "open_run",
+    "stream_text",
+    "write_records",
+]
+
+
+@contextmanager
+def limited_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` torch threads and as many BLAS threads (NumPy/SciPy, e.g. the Echo
+    State Network's solves), then restore both: on a shared machine, more threads than cores
+    make small models many times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def open_lm_run(path: str | Path) -> SavedRun:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from recur.cli.common import dump_json
+from recur.cli.common import dump_json, limited_threads
 from recur.tasks import open_run
 
 
@@ -39,12 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_common(args)
     saved = open_run(args.run_dir)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with limited_threads(args.threads):
         result = saved.spec.evaluate(saved, args)
-    finally:
-        torch.set_num_threads(threads)
     print(dump_json(result), flush=True)
     return 0
 

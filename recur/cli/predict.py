@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from recur.cli.common import write_records
+from recur.cli.common import limited_threads, write_records
 from recur.cli.evaluate import check_common
 from recur.tasks import open_run
 
@@ -37,11 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_common(args)
     saved = open_run(args.run_dir)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with limited_threads(args.threads):
         records = saved.spec.predict(saved, args)
-    finally:
-        torch.set_num_threads(threads)
     write_records(records, args.output)
     return 0

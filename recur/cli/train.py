@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from recur.cli.common import limited_threads
 from recur.cli.config import RESUMABLE, differences, merge, read_config_file, validate
 from recur.layers.registry import LAYERS
 from recur.tasks import TASKS, Prepared, SavedRun
@@ -142,17 +143,17 @@ def overrides(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     dist = init_from_env()
-    threads = torch.get_num_threads()
     try:
-        return train(args, dist)
+        config, run, resuming = resolve(args)  # every check on bad input comes before any write
+        with limited_threads(config.train.threads):
+            return train(args, dist, config, run, resuming)
     finally:
-        torch.set_num_threads(threads)  # main() may run inside a longer-lived process
         shutdown(dist)
 
 
-def train(args: argparse.Namespace, dist: Dist) -> int:
-    config, run, resuming = resolve(args)  # every check on bad input comes before any write
-    torch.set_num_threads(config.train.threads)
+def train(
+    args: argparse.Namespace, dist: Dist, config: TaskConfig, run: RunDir, resuming: bool
+) -> int:
     spec = TASKS[config.task]
     torch.manual_seed(config.train.seed)
     prepared = spec.prepare(config, dist)

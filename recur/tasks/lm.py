@@ -70,7 +70,7 @@ class LanguageModelling(TaskSpec):
     options = (
         Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
         Option("--level", "data.level", str, "lm: char (default) or word"),
-        Option("--test-fraction", "data.test_fraction", float, "lm: share held out for test"),
+        Option("--test-fraction", "data.test_fraction", float, "share held out for testing"),
         Option("--max-vocab", "data.max_vocab", int, "word tokens: vocabulary size cap"),
         Option("--bptt", "data.bptt", int, "lm: tokens per truncated-BPTT window (64)"),
         Option("--tie-weights", "model.tie_weights", None, "lm: share embedding and output"),
