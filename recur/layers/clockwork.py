@@ -16,7 +16,10 @@ class ClockworkRNN(RecurrentLayer):
     3, 2 or 1 modules; an int g: the first g powers of two; or a strictly increasing sequence of
     positive ints whose length divides hidden_size) and ``nonlinearity`` ("tanh" or "relu").
     ``weight_hh_l{k}`` is block upper triangular; its masked blocks stay exactly zero. ``step``
-    takes the step index t, on which the schedule depends.
+    takes the step index t, on which the schedule depends. Regularisation inside the recurrence
+    (see RecurrentLayer): ``recurrent_dropout`` masks the h_{t-1} that W_hh reads (idle modules
+    carry the undropped state), ``zoneout`` blends h after the schedule, ``weight_drop`` masks the
+    block-triangular W_hh (its zero blocks stay zero).
 
     Example::
 
@@ -40,6 +43,9 @@ class ClockworkRNN(RecurrentLayer):
         periods=None,
         nonlinearity: str = "tanh",
         impl: str = "fused",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         check_positive_int("hidden_size", hidden_size)
         self.periods = check_periods(periods, hidden_size)
@@ -59,6 +65,9 @@ class ClockworkRNN(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            weight_drop=weight_drop,
         )
 
     def make_cell(self, input_size: int) -> Cell:

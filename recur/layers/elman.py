@@ -10,10 +10,14 @@ from recur.layers.base import RecurrentLayer
 class ElmanRNN(RecurrentLayer):
     """Multi-layer Elman RNN with torch.nn.RNN's arguments, parameters and shapes (see ElmanCell).
 
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` on the
+    h_{t-1} that W_hh reads, ``zoneout`` on h, ``weight_drop`` on W_hh.
+
     Example::
 
         rnn = recur.ElmanRNN(10, 20, nonlinearity="relu")
         output, h = rnn(torch.randn(5, 3, 10))   # output (5, 3, 20), h (1, 3, 20)
+        rnn = recur.ElmanRNN(10, 20, zoneout=0.1)   # eval(): h_t = 0.1 h_{t-1} + 0.9 h̃_t
     """
 
     def __init__(
@@ -30,6 +34,9 @@ class ElmanRNN(RecurrentLayer):
         dtype=None,
         *,
         impl: str = "fused",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         self.nonlinearity = nonlinearity
         super().__init__(
@@ -43,6 +50,9 @@ class ElmanRNN(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            weight_drop=weight_drop,
         )
 
     def make_cell(self, input_size: int) -> Cell:

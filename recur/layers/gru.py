@@ -13,10 +13,15 @@ class GRU(RecurrentLayer):
     ``reset_after=True`` (default) is torch.nn.GRU exactly; ``reset_after=False`` applies the
     reset gate before the recurrent product, as Cho et al. 2014 (same parameters and shapes).
 
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` masks the
+    h_{t-1} of every W_hh product (reset before: W_hn reads r ⊙ m ⊙ h_{t-1}); the carry
+    z ⊙ h_{t-1} reads the undropped state. ``zoneout`` blends h, ``weight_drop`` masks W_hh.
+
     Example::
 
         gru = recur.GRU(10, 20, num_layers=2, batch_first=True)
         output, h = gru(torch.randn(3, 5, 10))   # output (3, 5, 20), h (2, 3, 20)
+        gru = recur.GRU(10, 20, recurrent_dropout=0.25)   # one mask per sequence, in training
     """
 
     def __init__(
@@ -33,6 +38,9 @@ class GRU(RecurrentLayer):
         *,
         reset_after: bool = True,
         impl: str = "fused",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         self.reset_after = bool(reset_after)
         super().__init__(
@@ -46,6 +54,9 @@ class GRU(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            weight_drop=weight_drop,
         )
 
     def make_cell(self, input_size: int) -> Cell:

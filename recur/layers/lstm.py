@@ -13,10 +13,15 @@ class LSTM(RecurrentLayer):
 
     ``proj_size > 0`` projects h to that size (h and the output have size proj_size).
 
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` masks the
+    h_{t-1} that W_hh reads (of size proj_size when projecting), ``zoneout`` acts on h and on c
+    with independent masks, ``weight_drop`` on W_hh.
+
     Example::
 
         lstm = recur.LSTM(10, 20, num_layers=2, batch_first=True)
         output, (h, c) = lstm(torch.randn(3, 5, 10))   # output (3, 5, 20), h and c (2, 3, 20)
+        awd = recur.LSTM(10, 20, weight_drop=0.5, zoneout=0.1)   # regularised in training
     """
 
     def __init__(
@@ -33,6 +38,9 @@ class LSTM(RecurrentLayer):
         dtype=None,
         *,
         impl: str = "fused",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         check_positive_int("hidden_size", hidden_size)
         self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
@@ -51,6 +59,9 @@ class LSTM(RecurrentLayer):
             device,
             dtype,
             impl=impl,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            weight_drop=weight_drop,
         )
 
     def make_cell(self, input_size: int) -> Cell:
