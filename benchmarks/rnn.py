@@ -21,6 +21,9 @@ one-step sequence.
     python -m benchmarks.rnn                      # the full grid
     python -m benchmarks.rnn --quick              # two small shapes, 3 repetitions (< 1 min)
     python -m benchmarks.rnn --json out.json      # also write the results
+
+The cost of the regularisers inside the recurrence (recurrent dropout, zoneout, weight drop) is
+a table of its own, on the same timing loop: ``python -m benchmarks.regularisers``.
 """
 
 from __future__ import annotations

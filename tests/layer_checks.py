@@ -2,7 +2,9 @@
 
 Each helper takes a layer class and its keyword arguments, so a cell's test file is a list of
 configurations rather than a copy of these loops. The fused checks run on every fused engine
-this machine has (:func:`fused_engines`): the native one and the Python one.
+this machine has (:func:`fused_engines`): the native one and the Python one. Every forward call
+starts from ``torch.manual_seed(MASK_SEED)``, so the masks of the regularisers (and of
+inter-layer dropout) repeat from engine to engine and from call to call.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from recur.engine import native
 
 DOUBLE = torch.float64
+MASK_SEED = 1234
 
 
 def fused_engines() -> tuple[str, ...]:
@@ -58,19 +61,23 @@ def reference_twin(layer, impl="reference"):
     return twin
 
 
-def assert_fused_matches_reference(layer_cls, batch=3, steps=5, lengths=None, tol=1e-8, **kwargs):
+def assert_fused_matches_reference(
+    layer_cls, batch=3, steps=5, lengths=None, tol=1e-8, training=True, **kwargs
+):
     """Outputs and every gradient (input, initial state, each parameter) agree in float64.
 
-    Checked for every engine of :func:`fused_engines` against the reference engine.
+    Checked for every engine of :func:`fused_engines` against the reference engine, in training
+    mode or, with ``training=False``, in evaluation mode.
     """
     torch.manual_seed(0)
-    layer = layer_cls(dtype=DOUBLE, **kwargs)
+    layer = layer_cls(dtype=DOUBLE, **kwargs).train(training)
     x, state = make_inputs(layer, batch, steps)
     names = ["input"] + [f"state[{i}]" for i in range(len(state))]
     names += [n for n, _ in layer.named_parameters()]
 
     def run(impl):
         twin = reference_twin(layer, impl)
+        torch.manual_seed(MASK_SEED)
         out, final = twin(x, as_layer_state(state), lengths=lengths)
         outputs = flat_outputs(out, final)
         inputs = [x, *state, *twin.parameters()]
@@ -89,7 +96,7 @@ def assert_fused_matches_reference(layer_cls, batch=3, steps=5, lengths=None, to
                 )
 
 
-def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, **kwargs):
+def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, training=True, **kwargs):
     """gradcheck of a fused engine (default: the first of :func:`fused_engines`) with respect to
     input, state and parameters.
 
@@ -97,7 +104,7 @@ def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, **kwar
     gradients to autograd's through the reference engine.
     """
     torch.manual_seed(0)
-    layer = layer_cls(dtype=DOUBLE, impl=impl or fused_engines()[0], **kwargs)
+    layer = layer_cls(dtype=DOUBLE, impl=impl or fused_engines()[0], **kwargs).train(training)
     x, state = make_inputs(layer, batch, steps)
     params = list(layer.parameters())
     names = [n for n, _ in layer.named_parameters()]
@@ -105,6 +112,7 @@ def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, **kwar
     def run(x, *rest):
         state, values = rest[: len(state_sizes)], rest[len(state_sizes) :]
         replaced = dict(zip(names, values))
+        torch.manual_seed(MASK_SEED)
         out, final = torch.func.functional_call(
             layer, replaced, (x, as_layer_state(state)), {"lengths": lengths}
         )
@@ -114,10 +122,10 @@ def gradcheck_layer(layer_cls, batch=2, steps=4, lengths=None, impl=None, **kwar
     assert torch.autograd.gradcheck(run, (x, *state, *params), eps=1e-6, atol=1e-5)
 
 
-def assert_step_matches_sequence(layer_cls, batch=3, steps=6, tol=1e-10, **kwargs):
+def assert_step_matches_sequence(layer_cls, batch=3, steps=6, tol=1e-10, training=True, **kwargs):
     """Calling ``step`` T times gives the same outputs and final state as one sequence call."""
     torch.manual_seed(0)
-    layer = layer_cls(dtype=DOUBLE, **kwargs)
+    layer = layer_cls(dtype=DOUBLE, **kwargs).train(training)
     x, state = make_inputs(layer, batch, steps)
     sequence_out, sequence_final = layer(x, as_layer_state(state))
     time_major = x.transpose(0, 1) if layer.batch_first else x

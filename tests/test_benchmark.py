@@ -1,6 +1,6 @@
 import json
 
-from benchmarks import rnn
+from benchmarks import regularisers, rnn
 
 
 def test_benchmark_reports_every_layer_with_ratios(tmp_path, capsys):
@@ -29,3 +29,13 @@ def test_benchmark_reports_every_layer_with_ratios(tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert saved["meta"]["threads"] > 0 and saved["meta"]["torch"]
     assert len(saved["step_latency"]) == len(rnn.SPECS)
+
+
+def test_regulariser_costs_are_reported_against_the_plain_layer(capsys):
+    rows = regularisers.main(["--shape", "2", "3", "4", "6", "--repeats", "1"])
+    assert [(r["layer"], r["regulariser"]) for r in rows] == [
+        (layer, setting) for layer in ("LSTM", "GRU") for setting in regularisers.SETTINGS
+    ]
+    assert all(r["seconds"] > 0 and r["tokens_per_s"] > 0 for r in rows)
+    assert [r["cost"] for r in rows if r["regulariser"] == "none"] == [0.0, 0.0]
+    assert "| (2, 3, 4, 6) | recur.LSTM | zoneout=0.1 |" in capsys.readouterr().out

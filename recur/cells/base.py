@@ -17,6 +17,12 @@ Contract of :meth:`Cell.step` and :meth:`Cell.step_backward`:
     gradient of the loss with respect to ``xp_t`` and to the previous state, plus a list of
     :class:`ParamGrad` terms. The engine stacks each term over all steps and reduces it once at the
     end, so weight gradients are single large matrix products instead of one per step.
+
+Recurrent dropout: the params handed to ``step``/``step_backward`` may carry
+``params[RECURRENT_MASK]``, a (B, S_0) mask scaled to {0, 1/(1-p)} that every recurrent product
+applies to h_{t-1} (:meth:`Cell.recurrent_input`); a cell routes its recurrent products through
+:meth:`Cell.recurrent_gemm` / :meth:`Cell.recurrent_backward` (or ``recurrent_input``) and gets it
+for free. Paths that carry h_{t-1} past the product (GRU's z ⊙ h_{t-1}) read the undropped state.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from torch import Tensor
 
 State = tuple[Tensor, ...]
 Params = dict[str, Tensor]
+
+#: key of the recurrent dropout mask in the params of a step (see the module docstring)
+RECURRENT_MASK = "recurrent_mask"
 
 
 @dataclass(frozen=True)
@@ -111,20 +120,41 @@ class Cell:
         """The tensors the time loop uses; a cell may transform them here (e.g. masking)."""
         return {n: params[n] for n in self.recurrent_param_names()}
 
+    def recurrent_input(self, h: Tensor, params: Params) -> Tensor:
+        """m ⊙ h under recurrent dropout, else h: the h_{t-1} a recurrent product reads.
+
+        The map is linear and diagonal, so the same call also takes a gradient back through it.
+        """
+        mask = params.get(RECURRENT_MASK)
+        return h if mask is None else h * mask
+
     def recurrent_gemm(self, h_prev: Tensor, params: Params, rows: slice | None = None) -> Tensor:
-        """W_hh h_{t-1} + b_hh, optionally for a block of gate rows only."""
+        """W_hh (m ⊙) h_{t-1} + b_hh, optionally for a block of gate rows only."""
         w, b = params["weight_hh"], params.get("bias_hh")
         if rows is not None:
             w = w[rows]
             b = None if b is None else b[rows]
+        h_prev = self.recurrent_input(h_prev, params)
         if b is None:
             return h_prev @ w.t()
         return torch.addmm(b, h_prev, w.t())
 
+    def recurrent_backward(
+        self, d: Tensor, h_prev: Tensor, params: Params, rows: slice | None = None
+    ) -> tuple[Tensor, list[ParamGrad]]:
+        """Backward of :meth:`recurrent_gemm` given d = dL/d(W_hh (m ⊙) h + b_hh).
+
+        Returns dL/dh_{t-1} through the product, (m ⊙) d W_hh, and the parameter terms
+        dW_hh += dᵀ (m ⊙) h_{t-1}, db_hh += Σ d.
+        """
+        w = params["weight_hh"] if rows is None else params["weight_hh"][rows]
+        dh_prev = self.recurrent_input(d @ w, params)
+        return dh_prev, self.recurrent_grad_terms(d, self.recurrent_input(h_prev, params), rows)
+
     def recurrent_grad_terms(
         self, d: Tensor, h_prev: Tensor, rows: slice | None = None
     ) -> list[ParamGrad]:
-        """Gradient terms of :meth:`recurrent_gemm` given d = dL/d(W_hh h + b_hh)."""
+        """Gradient terms of :meth:`recurrent_gemm` given d and the input it multiplied."""
         terms = [ParamGrad("weight_hh", "matmul", d, h_prev, rows)]
         if self.bias:
             terms.append(ParamGrad("bias_hh", "sum", d, None, rows))

@@ -56,5 +56,5 @@ class CIFGLSTMCell(Cell):
             ),
             dim=1,
         )
-        dh_prev = d_gates @ params["weight_hh"]
-        return d_gates, (dh_prev, dc * (1 - i)), self.recurrent_grad_terms(d_gates, h_prev)
+        dh_prev, terms = self.recurrent_backward(d_gates, h_prev, params)
+        return d_gates, (dh_prev, dc * (1 - i)), terms

@@ -155,5 +155,5 @@ class ClockworkCell(Cell):
         active = self.active_mask(t, dh.device)
         dy = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0).to(dh.dtype)
         dz = torch.where(active, dy, 0.0)
-        dh_prev = torch.where(active, 0.0, dh) + dz @ params["weight_hh"]
-        return dz, (dh_prev,), self.recurrent_grad_terms(dz, h_prev)
+        dh_rec, terms = self.recurrent_backward(dz, h_prev, params)
+        return dz, (torch.where(active, 0.0, dh) + dh_rec,), terms

@@ -43,4 +43,5 @@ class ElmanCell(Cell):
         (dh,) = d_state
         h_prev, h = saved
         dz = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0).to(dh.dtype)
-        return dz, (dz @ params["weight_hh"],), self.recurrent_grad_terms(dz, h_prev)
+        dh_prev, terms = self.recurrent_backward(dz, h_prev, params)
+        return dz, (dh_prev,), terms

@@ -68,7 +68,6 @@ class GRUCell(Cell):
     ) -> tuple[Tensor, State, list[ParamGrad]]:
         (dh,) = d_state
         h_prev, r, z, n, kept = saved
-        w_hh = params["weight_hh"]
         da_n = dh * (1 - z) * (1 - n * n)
         da_z = dh * (h_prev - n) * z * (1 - z)
         if self.reset_after:
@@ -76,13 +75,11 @@ class GRUCell(Cell):
             da_r = da_n * hn * r * (1 - r)
             d_xp = torch.cat((da_r, da_z, da_n), dim=1)
             d_gh = torch.cat((da_r, da_z, da_n * r), dim=1)
-            dh_prev = dh * z + d_gh @ w_hh
-            return d_xp, (dh_prev,), self.recurrent_grad_terms(d_gh, h_prev)
+            dh_rec, terms = self.recurrent_backward(d_gh, h_prev, params)
+            return d_xp, (dh * z + dh_rec,), terms
         s = kept
-        ds = da_n @ w_hh[self.n_rows]
+        ds, terms_n = self.recurrent_backward(da_n, s, params, self.n_rows)
         da_r = ds * h_prev * r * (1 - r)
         d_rz = torch.cat((da_r, da_z), dim=1)
-        dh_prev = dh * z + ds * r + d_rz @ w_hh[self.rz_rows]
-        terms = self.recurrent_grad_terms(d_rz, h_prev, self.rz_rows)
-        terms += self.recurrent_grad_terms(da_n, s, self.n_rows)
-        return torch.cat((d_rz, da_n), dim=1), (dh_prev,), terms
+        dh_rz, terms = self.recurrent_backward(d_rz, h_prev, params, self.rz_rows)
+        return torch.cat((d_rz, da_n), dim=1), (dh * z + ds * r + dh_rz,), terms + terms_n

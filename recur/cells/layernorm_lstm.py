@@ -92,7 +92,8 @@ class LayerNormLSTMCell(Cell):
 
     def step(self, xp_t: Tensor, state: State, params: Params, t: int) -> tuple[State, tuple]:
         h_prev, c_prev = state
-        r_hat, inv_sigma_r = normalize(h_prev @ params["weight_hh"].t())
+        h_in = self.recurrent_input(h_prev, params)  # m ⊙ h_{t-1} under recurrent dropout
+        r_hat, inv_sigma_r = normalize(h_in @ params["weight_hh"].t())
         gates = torch.addcmul(xp_t, r_hat, params["ln_weight_hh"])
         if self.bias:
             gates = gates + params["bias_hh"]
@@ -123,11 +124,12 @@ class LayerNormLSTMCell(Cell):
         )
         dr = normalize_backward(d_gates * params["ln_weight_hh"], r_hat, inv_sigma_r)
         terms = [
-            ParamGrad("weight_hh", "matmul", dr, h_prev),
+            ParamGrad("weight_hh", "matmul", dr, self.recurrent_input(h_prev, params)),
             ParamGrad("ln_weight_hh", "scale", d_gates, r_hat),
             ParamGrad("ln_weight_c", "scale", dn, c_hat),
             ParamGrad("ln_bias_c", "sum", dn),
         ]
         if self.bias:
             terms.append(ParamGrad("bias_hh", "sum", d_gates))
-        return d_gates, (dr @ params["weight_hh"], dc * f), terms
+        dh_prev = self.recurrent_input(dr @ params["weight_hh"], params)
+        return d_gates, (dh_prev, dc * f), terms

@@ -81,8 +81,8 @@ class LSTMCell(Cell):
             ),
             dim=1,
         )
-        dh_prev = d_gates @ params["weight_hh"]
-        terms += self.recurrent_grad_terms(d_gates, h_prev)
+        dh_prev, recurrent_terms = self.recurrent_backward(d_gates, h_prev, params)
+        terms += recurrent_terms
         return d_gates, (dh_prev, dc * f), terms
 
     def reset_parameters(self, params: Params) -> None:

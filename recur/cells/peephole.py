@@ -65,9 +65,8 @@ class PeepholeLSTMCell(Cell):
         da_f = dc * c_prev * f * (1 - f)
         da_g = dc * i * (1 - g * g)
         d_gates = torch.cat((da_i, da_f, da_g, da_o), dim=1)
-        dh_prev = d_gates @ params["weight_hh"]
+        dh_prev, terms = self.recurrent_backward(d_gates, h_prev, params)
         dc_prev = dc * f + da_i * params["weight_pi"] + da_f * params["weight_pf"]
-        terms = self.recurrent_grad_terms(d_gates, h_prev)
         terms += [
             ParamGrad("weight_pi", "scale", da_i, c_prev),
             ParamGrad("weight_pf", "scale", da_f, c_prev),

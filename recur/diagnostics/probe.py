@@ -81,7 +81,7 @@ def swapped_engine(model: nn.Module, probe: bool = False) -> Iterator[list[Engin
     runs: list[EngineRun] = []
     calls: dict[int, int] = {}
 
-    def engine(cell, params, xp, state0, valid):
+    def engine(cell, params, xp, state0, valid, reg=None):
         module_name, index, directions = owner[id(cell)]
         count = calls.get(id(cell), 0)
         calls[id(cell)] = count + 1
@@ -93,7 +93,7 @@ def swapped_engine(model: nn.Module, probe: bool = False) -> Iterator[list[Engin
             )
             cell = _ProbedCell(cell, run.probes)
         runs.append(run)
-        return run_reference(cell, params, xp, state0, valid)
+        return run_reference(cell, params, xp, state0, valid, reg)
 
     name = f"_diagnostics_{next(_names)}"
     ENGINES[name] = engine

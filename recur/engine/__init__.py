@@ -1,7 +1,10 @@
 """Engines run a cell over time. All share one contract:
 
-``engine(cell, params, xp, state0, valid) -> (outputs (T, B, S_0), final_state)``
-with ``xp`` the cell's input projection of all steps (T, B, G*H), time-major.
+``engine(cell, params, xp, state0, valid, reg=None) -> (outputs (T, B, S_0), final_state)``
+with ``xp`` the cell's input projection of all steps (T, B, G*H), time-major, ``valid`` the
+optional (T, B, 1) mask of valid steps and ``reg`` the optional recurrent dropout and zoneout
+masks (:class:`recur.engine.regularisation.Regularisation`), applied inside the recurrence by
+every engine.
 
 ``impl`` names an engine:
     "fused"      the default: the native engine where it can run (its library built, the cell
@@ -25,17 +28,23 @@ from recur.engine import native
 from recur.engine.fused import run_fused as run_python
 from recur.engine.native import run_native
 from recur.engine.reference import run_reference
+from recur.engine.regularisation import Regularisation
 from recur.engine.scan import run_scan
 
 
 def run_fused(
-    cell: Cell, params: Params, xp: Tensor, state0: State, valid: Tensor | None
+    cell: Cell,
+    params: Params,
+    xp: Tensor,
+    state0: State,
+    valid: Tensor | None,
+    reg: Regularisation | None = None,
 ) -> tuple[Tensor, State]:
     """The native engine where it can run this call, else the Python fused engine."""
     reason = native.unsupported(cell, xp)
     if reason is None:
         if native.load():
-            return run_native(cell, params, xp, state0, valid)
+            return run_native(cell, params, xp, state0, valid, reg)
         native.build.warn_once(
             "build",
             f"recur: the native engine is unavailable ({native.status().reason}); "
@@ -47,7 +56,7 @@ def run_fused(
             f"recur: the native engine runs on CPU only; {xp.device.type} tensors use the "
             "Python fused engine",
         )
-    return run_python(cell, params, xp, state0, valid)
+    return run_python(cell, params, xp, state0, valid, reg)
 
 
 ENGINES = {
@@ -92,6 +101,7 @@ def engine_info() -> dict:
 
 __all__ = [
     "ENGINES",
+    "Regularisation",
     "engine_info",
     "get_engine",
     "run_fused",

@@ -4,7 +4,9 @@ Forward runs the cell's step over time with autograd off, keeping only what each
 needs. Backward walks time in reverse calling the cell's ``step_backward`` (state gradients only,
 one recurrent matrix product per step), then forms every weight gradient as one large product
 over all steps: for a weight W used as ``z_t = W a_t``, ``dW = sum_t dz_t^T a_t = D^T A`` with D
-and A the stacked (T*B, ·) matrices.
+and A the stacked (T*B, ·) matrices. Recurrent dropout and zoneout
+(:mod:`recur.engine.regularisation`) enter as in the reference engine; their backward is the
+cell's (through the masked recurrent product) and :func:`zoneout_backward`.
 """
 
 from __future__ import annotations
@@ -15,37 +17,54 @@ from torch.autograd.function import once_differentiable
 
 from recur.cells.base import Cell, ParamGrad, Params, State
 from recur.engine.reference import advance
+from recur.engine.regularisation import (
+    Regularisation,
+    apply_zoneout,
+    step_params,
+    zoneout_backward,
+)
 
 
 def run_fused(
-    cell: Cell, params: Params, xp: Tensor, state0: State, valid: Tensor | None
+    cell: Cell,
+    params: Params,
+    xp: Tensor,
+    state0: State,
+    valid: Tensor | None,
+    reg: Regularisation | None = None,
 ) -> tuple[Tensor, State]:
     """Same contract as :func:`recur.engine.reference.run_reference`."""
     names = tuple(params)
-    out = _FusedRecurrence.apply(cell, names, valid, xp, len(state0), *state0, *params.values())
+    out = _FusedRecurrence.apply(
+        cell, names, valid, reg, xp, len(state0), *state0, *params.values()
+    )
     return out[0], tuple(out[1:])
 
 
 class _FusedRecurrence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, cell, names, valid, xp, n_state, *tensors):
+    def forward(ctx, cell, names, valid, reg, xp, n_state, *tensors):
         state: State = tensors[:n_state]
         params: Params = dict(zip(names, tensors[n_state:]))
+        step = step_params(params, reg)  # params plus the recurrent dropout mask, if any
+        zoning = reg is not None and reg.has_zoneout
         steps = xp.shape[0]
         outputs = xp.new_empty(steps, xp.shape[1], cell.output_size)
         saved = []
         for t in range(steps):
-            new, saved_t = cell.step(xp[t], state, params, t)
+            new, saved_t = cell.step(xp[t], state, step, t)
+            if zoning:
+                new = apply_zoneout(new, state, reg.keep(t, state))
             state, outputs[t] = advance(new, state, None if valid is None else valid[t])
             saved.append(saved_t)
-        ctx.cell, ctx.params, ctx.valid, ctx.saved = cell, params, valid, saved
-        ctx.xp_shape = xp.shape
+        ctx.cell, ctx.params, ctx.step, ctx.valid, ctx.saved = cell, params, step, valid, saved
+        ctx.reg, ctx.xp_shape = reg if zoning else None, xp.shape
         return (outputs, *state)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_outputs, *d_final):
-        cell, params, valid, saved = ctx.cell, ctx.params, ctx.valid, ctx.saved
+        cell, params, valid, saved, reg = ctx.cell, ctx.params, ctx.valid, ctx.saved, ctx.reg
         steps = len(saved)
         d_xp = d_outputs.new_empty(ctx.xp_shape)
         d_state = list(d_final)
@@ -61,13 +80,16 @@ class _FusedRecurrence(torch.autograd.Function):
                 d_state[0] = d_state[0] + torch.where(keep, d_outputs[t], 0.0)
                 d_in = [torch.where(keep, d, 0.0) for d in d_state]
                 passed = [torch.where(keep, 0.0, d) for d in d_state]
+            if reg is not None:  # zoneout: the kept units' gradient skips the cell
+                d_in, carried = zoneout_backward(d_in, reg.keep(t, d_in))
+                passed = carried if passed is None else [a + b for a, b in zip(passed, carried)]
             d_xp[t], d_prev, terms_per_step[t] = cell.step_backward(
-                tuple(d_in), saved[t], params, t
+                tuple(d_in), saved[t], ctx.step, t
             )
             d_state = list(d_prev) if passed is None else [a + b for a, b in zip(d_prev, passed)]
         grads = _reduce_param_grads(params, terms_per_step)
-        # Inputs of forward: cell, names, valid, xp, n_state, *state0, *params
-        return (None, None, None, d_xp, None, *d_state, *(grads[n] for n in params))
+        # Inputs of forward: cell, names, valid, reg, xp, n_state, *state0, *params
+        return (None, None, None, None, d_xp, None, *d_state, *(grads[n] for n in params))
 
 
 def _reduce_param_grads(params: Params, terms_per_step: list[list[ParamGrad]]) -> dict:

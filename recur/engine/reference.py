@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from recur.cells.base import Cell, Params, State
+from recur.engine.regularisation import Regularisation, apply_zoneout, step_params
 
 
 def advance(new: State, old: State, valid_t: Tensor | None) -> tuple[State, Tensor]:
@@ -21,17 +22,27 @@ def advance(new: State, old: State, valid_t: Tensor | None) -> tuple[State, Tens
 
 
 def run_reference(
-    cell: Cell, params: Params, xp: Tensor, state0: State, valid: Tensor | None
+    cell: Cell,
+    params: Params,
+    xp: Tensor,
+    state0: State,
+    valid: Tensor | None,
+    reg: Regularisation | None = None,
 ) -> tuple[Tensor, State]:
     """Run ``cell`` over the projected input ``xp`` (T, B, G*H) from ``state0``.
 
     ``valid`` is an optional (T, B, 1) boolean mask whose True steps form a prefix of each
-    sequence. Returns the outputs (T, B, S_0) and the final state.
+    sequence; ``reg`` the optional recurrent dropout and zoneout masks
+    (:mod:`recur.engine.regularisation`). Returns the outputs (T, B, S_0) and the final state.
     """
     outputs = []
     state = state0
+    zoning = reg is not None and reg.has_zoneout
+    params = step_params(params, reg)
     for t in range(xp.shape[0]):
         new, _ = cell.step(xp[t], state, params, t)
+        if zoning:
+            new = apply_zoneout(new, state, reg.keep(t, state))
         state, y = advance(new, state, None if valid is None else valid[t])
         outputs.append(y)
     return torch.stack(outputs), state

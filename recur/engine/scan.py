@@ -24,6 +24,7 @@ from torch import Tensor
 
 from recur.cells.base import Cell, Params, State
 from recur.engine.reference import advance, run_reference
+from recur.engine.regularisation import Regularisation, apply_zoneout
 
 
 def exporting() -> bool:
@@ -33,11 +34,26 @@ def exporting() -> bool:
 
 
 def run_scan(
-    cell: Cell, params: Params, xp: Tensor, state0: State, valid: Tensor | None
+    cell: Cell,
+    params: Params,
+    xp: Tensor,
+    state0: State,
+    valid: Tensor | None,
+    reg: Regularisation | None = None,
 ) -> tuple[Tensor, State]:
-    """Same contract as :func:`recur.engine.reference.run_reference`."""
+    """Same contract as :func:`recur.engine.reference.run_reference`.
+
+    Exported models are in eval mode, where only zoneout still acts: as the constant blend
+    s_t = p s_{t-1} + (1 - p) s̃_t; training-time masks are random and are not exported.
+    """
     if not exporting():
-        return run_reference(cell, params, xp, state0, valid)
+        return run_reference(cell, params, xp, state0, valid, reg)
+    if reg is not None and (reg.recurrent_mask is not None or reg.zoneout_noise is not None):
+        raise ValueError(
+            "model: training-mode recurrent dropout or zoneout cannot be exported; call "
+            "model.eval() first"
+        )
+    zoneout = reg.zoneout if reg is not None else 0.0
     time = torch.arange(xp.shape[0], device=xp.device)
     xs = [xp, time] if valid is None else [xp, time, valid]
     names = tuple(params)
@@ -49,6 +65,8 @@ def run_scan(
         xp_t, t, *valid_t = args[n_state : n_state + n_xs]
         step_params = dict(zip(names, args[n_state + n_xs :]))
         new, _ = cell.step(xp_t, state, step_params, t)
+        if zoneout:
+            new = apply_zoneout(new, state, (zoneout,) * len(state))
         new, y = advance(new, state, valid_t[0] if valid_t else None)
         return [*new, y.clone()]  # scan forbids an output aliasing the carry
 

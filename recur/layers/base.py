@@ -9,6 +9,10 @@ Shapes (N batch, L sequence length, D = 2 if bidirectional else 1, S = hidden or
     input   (L, N, H_in), (N, L, H_in) with ``batch_first``, (L, H_in) unbatched, or PackedSequence
     output  (L, N, D*S) (or batch first / unbatched / packed like the input)
     state   h of shape (num_layers*D, N, S), or (h, c) for the LSTM family, c of size H
+
+Regularisation inside the recurrence (:mod:`recur.layers.regularisation`): the keyword-only
+``recurrent_dropout``, ``zoneout`` and ``weight_drop`` act within each layer's time loop, on every
+engine; ``dropout`` is torch's, between layers.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from recur.cells.base import Cell, Params, State
 from recur.engine import get_engine
 from recur.engine.lengths import check_lengths, reverse_sequences, valid_mask
+from recur.engine.regularisation import apply_zoneout, step_params
 from recur.init import check_scheme
 from recur.init import init as init_parameters
 from recur.layers.checks import (
@@ -30,6 +35,7 @@ from recur.layers.checks import (
     check_state,
     check_tensor_like,
 )
+from recur.layers.regularisation import Regularisers
 
 
 class RecurrentLayer(nn.Module):
@@ -37,11 +43,28 @@ class RecurrentLayer(nn.Module):
 
     Arguments (as torch.nn.LSTM): input_size, hidden_size, num_layers, bias, batch_first,
     dropout (on the outputs of every layer but the last, in training), bidirectional, device,
-    dtype; plus ``impl``: "fused" (hand-derived BPTT, default) or "reference" (autograd through
-    the step equations, the specification). Initialisation (:mod:`recur.init`): ``init`` names a
-    scheme ("default", "orthogonal", "identity", "xavier", "chrono"; None: torch.nn's default),
-    ``init_options`` its options (e.g. ``{"t_max": 100}`` for chrono), ``forget_bias`` the
-    forget-gate bias of gated cells; :meth:`reset_parameters` applies them again.
+    dtype; plus the keyword-only ``impl``: "fused" (hand-derived BPTT, default), "native",
+    "python" or "reference" (autograd through the step equations, the specification), and the
+    regularisers inside the recurrence, each a probability in [0, 1), 0 for off:
+
+    * ``recurrent_dropout``: variational dropout on the h_{t-1} each recurrent product reads,
+      W_hh (m ⊙ h_{t-1}) / (1-p), one Bernoulli mask m (N, S) per sequence, layer and direction
+      (Gal & Ghahramani 2016); training only.
+    * ``zoneout``: h_t = d_t ⊙ h_{t-1} + (1-d_t) ⊙ h̃_t for h and, in the LSTM family, c, with
+      d_t ~ Bernoulli(p) per unit and step in training (Krueger et al. 2017), and the expectation
+      h_t = p h_{t-1} + (1-p) h̃_t in evaluation. h̃_t is the cell's step; the output is h_t.
+    * ``weight_drop``: DropConnect on W_hh, one mask per forward in training, kept weights scaled
+      by 1/(1-p) (Merity et al. 2018); applied before the engine, its gradient is autograd's.
+
+    Recurrent dropout and zoneout run inside every engine's time loop, with the fused engines'
+    hand-derived backward. Masks come from torch's RNG (``torch.manual_seed`` reproduces them);
+    evaluation is deterministic. :meth:`step` treats each call as a sequence of one step: in
+    training it draws fresh recurrent-dropout and weight-drop masks at every call.
+
+    Initialisation (:mod:`recur.init`): ``init`` names a scheme ("default", "orthogonal",
+    "identity", "xavier", "chrono"; None: torch.nn's default), ``init_options`` its options (e.g.
+    ``{"t_max": 100}`` for chrono), ``forget_bias`` the forget-gate bias of gated cells;
+    :meth:`reset_parameters` applies them again.
     """
 
     def __init__(
@@ -60,6 +83,9 @@ class RecurrentLayer(nn.Module):
         init: str | None = None,
         init_options: dict | None = None,
         forget_bias: float | None = None,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         super().__init__()
         self.init, self.forget_bias = init, forget_bias
@@ -74,6 +100,7 @@ class RecurrentLayer(nn.Module):
         self.bidirectional = bool(bidirectional)
         self.impl = impl
         get_engine(impl)  # validates impl early
+        self.regularisers = Regularisers(recurrent_dropout, zoneout, weight_drop)
         self.cells: list[Cell] = []
         factory = {"device": device, "dtype": dtype}
         for layer in range(self.num_layers):
@@ -95,6 +122,18 @@ class RecurrentLayer(nn.Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def recurrent_dropout(self) -> float:
+        return self.regularisers.recurrent_dropout
+
+    @property
+    def zoneout(self) -> float:
+        return self.regularisers.zoneout
+
+    @property
+    def weight_drop(self) -> float:
+        return self.regularisers.weight_drop
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
@@ -123,6 +162,9 @@ class RecurrentLayer(nn.Module):
             ("dropout", 0.0),
             ("bidirectional", False),
             ("impl", "fused"),
+            ("recurrent_dropout", 0.0),
+            ("zoneout", 0.0),
+            ("weight_drop", 0.0),
         ):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)!r}"
@@ -200,6 +242,7 @@ class RecurrentLayer(nn.Module):
 
     def _run_stack(self, x: Tensor, state0: State, lengths, valid) -> tuple[Tensor, State]:
         engine = get_engine(self.impl)
+        regularisers, training = self.regularisers, self.training
         finals: list[State] = []
         for layer, cell in enumerate(self.cells):
             outputs = []
@@ -209,7 +252,9 @@ class RecurrentLayer(nn.Module):
                 inp = x if direction == 0 else reverse_sequences(x, lengths)
                 xp = cell.project_input(inp, params)
                 start = tuple(s[index] for s in state0)
-                out, final = engine(cell, cell.recurrent_params(params), xp, start, valid)
+                recurrent = regularisers.drop_weights(cell.recurrent_params(params), training)
+                reg = regularisers.draw(start, x.shape[0], training)
+                out, final = engine(cell, recurrent, xp, start, valid, reg)
                 outputs.append(out if direction == 0 else reverse_sequences(out, lengths))
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
@@ -241,7 +286,12 @@ class RecurrentLayer(nn.Module):
         for layer, cell in enumerate(self.cells):
             params = self.cell_params(layer)
             xp = cell.project_input(y.unsqueeze(0), params)[0]
-            new, _ = cell.step(xp, tuple(s[layer] for s in state), cell.recurrent_params(params), t)
+            start = tuple(s[layer] for s in state)
+            recurrent = self.regularisers.drop_weights(cell.recurrent_params(params), self.training)
+            reg = self.regularisers.draw(start, 1, self.training)
+            new, _ = cell.step(xp, start, step_params(recurrent, reg), t)
+            if reg is not None and reg.has_zoneout:
+                new = apply_zoneout(new, start, reg.keep(0, start))
             finals.append(new)
             y = new[0]
             if self.dropout and self.training and layer < self.num_layers - 1:

@@ -18,6 +18,13 @@ def check_dropout(value) -> float:
     return float(value)
 
 
+def check_probability(name: str, value) -> float:
+    """A drop or keep probability in [0, 1) (1 would drop everything, or scale by 1/0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {value!r}")
+    return float(value)
+
+
 def check_input(input: Tensor, input_size: int, dtype: torch.dtype, device: torch.device) -> None:
     if not isinstance(input, Tensor):
         raise ValueError(f"input: expected a Tensor or PackedSequence, got {type(input).__name__}")

@@ -11,6 +11,7 @@ class CIFGLSTM(RecurrentLayer):
     """Multi-layer CIFG LSTM with torch.nn.LSTM's arguments (see CIFGLSTMCell).
 
     Three gates (i, g, o): ``weight_ih_l{k}`` is (3*hidden_size, ·), no forget-gate weights.
+    Regularisation inside the recurrence as RecurrentLayer's (``zoneout`` blends h and c).
 
     Example::
 

@@ -18,6 +18,10 @@ class ClockworkRNN(RecurrentLayer):
     ``weight_hh_l{k}`` is block upper triangular; its masked blocks stay exactly zero. ``step``
     takes the step index t, on which the schedule depends. Further keyword-only options
     (``init``, ``init_options``) go to RecurrentLayer.
+    takes the step index t, on which the schedule depends. Regularisation inside the recurrence
+    (see RecurrentLayer): ``recurrent_dropout`` masks the h_{t-1} that W_hh reads (idle modules
+    carry the undropped state), ``zoneout`` blends h after the schedule, ``weight_drop`` masks the
+    block-triangular W_hh (its zero blocks stay zero).
 
     Example::
 

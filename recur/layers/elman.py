@@ -12,11 +12,14 @@ class ElmanRNN(RecurrentLayer):
 
     Further keyword-only options (``init``, ``init_options``) go to RecurrentLayer;
     ``init="identity"`` with ``nonlinearity="relu"`` is the IRNN (Le et al. 2015).
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` on the
+    h_{t-1} that W_hh reads, ``zoneout`` on h, ``weight_drop`` on W_hh.
 
     Example::
 
         rnn = recur.ElmanRNN(10, 20, nonlinearity="relu")
         output, h = rnn(torch.randn(5, 3, 10))   # output (5, 3, 20), h (1, 3, 20)
+        rnn = recur.ElmanRNN(10, 20, zoneout=0.1)   # eval(): h_t = 0.1 h_{t-1} + 0.9 h̃_t
     """
 
     def __init__(

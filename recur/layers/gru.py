@@ -15,10 +15,15 @@ class GRU(RecurrentLayer):
     Further keyword-only options (``init``, ``init_options``, ``forget_bias``) go to
     RecurrentLayer.
 
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` masks the
+    h_{t-1} of every W_hh product (reset before: W_hn reads r ⊙ m ⊙ h_{t-1}); the carry
+    z ⊙ h_{t-1} reads the undropped state. ``zoneout`` blends h, ``weight_drop`` masks W_hh.
+
     Example::
 
         gru = recur.GRU(10, 20, num_layers=2, batch_first=True)
         output, h = gru(torch.randn(3, 5, 10))   # output (3, 5, 20), h (2, 3, 20)
+        gru = recur.GRU(10, 20, recurrent_dropout=0.25)   # one mask per sequence, in training
     """
 
     def __init__(

@@ -13,6 +13,9 @@ class LayerNormLSTM(RecurrentLayer):
     Parameters are torch.nn.LSTM's four per layer and direction plus the LayerNorm gains and bias
     ``ln_weight_ih_l{k}``, ``ln_weight_hh_l{k}`` (4*hidden_size,), ``ln_weight_c_l{k}`` and
     ``ln_bias_c_l{k}`` (hidden_size,), so torch.nn.LSTM's state_dict loads with strict=False.
+    Regularisation inside the recurrence as RecurrentLayer's: ``recurrent_dropout`` masks the
+    h_{t-1} whose product W_hh h_{t-1} is normalised, ``zoneout`` blends h and c after the cell
+    state's normalisation, ``weight_drop`` masks W_hh.
 
     Example::
 

@@ -14,10 +14,15 @@ class LSTM(RecurrentLayer):
     ``proj_size > 0`` projects h to that size (h and the output have size proj_size). Further
     keyword-only options (``init``, ``init_options``, ``forget_bias``) go to RecurrentLayer.
 
+    Regularisation inside the recurrence (see RecurrentLayer): ``recurrent_dropout`` masks the
+    h_{t-1} that W_hh reads (of size proj_size when projecting), ``zoneout`` acts on h and on c
+    with independent masks, ``weight_drop`` on W_hh.
+
     Example::
 
         lstm = recur.LSTM(10, 20, num_layers=2, batch_first=True)
         output, (h, c) = lstm(torch.randn(3, 5, 10))   # output (3, 5, 20), h and c (2, 3, 20)
+        awd = recur.LSTM(10, 20, weight_drop=0.5, zoneout=0.1)   # regularised in training
     """
 
     def __init__(

@@ -12,6 +12,9 @@ class PeepholeLSTM(RecurrentLayer):
 
     Parameters are torch.nn.LSTM's four per layer and direction plus the peephole vectors
     ``weight_pi_l{k}``, ``weight_pf_l{k}``, ``weight_po_l{k}`` (shape (hidden_size,)).
+    Regularisation inside the recurrence as RecurrentLayer's: ``zoneout`` blends h and c (the
+    peepholes read the blended c_{t-1} and the cell's own c̃_t), ``recurrent_dropout`` and
+    ``weight_drop`` act on h_{t-1} and W_hh only.
 
     Example::
 

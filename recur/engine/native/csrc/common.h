@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <bit>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -39,13 +40,16 @@ using OptTensorList = std::vector<OptTensor>;
 using OptTensorArg = c10::List<std::optional<Tensor>>;  // an operator's Tensor?[] argument
 
 // The uniform signatures of every family's kernels (see ops.cpp).
+#define RECUR_REGULARISATION_ARGS \
+  const OptTensor &recurrent_mask, const OptTensor &zoneout_noise, double zoneout
 #define RECUR_FORWARD_ARGS                                                                   \
   const Tensor &xp, at::TensorList state0, const OptTensorArg &params, const OptTensor &valid, \
-      at::IntArrayRef options, at::ArrayRef<double> reals, bool training
+      RECUR_REGULARISATION_ARGS, at::IntArrayRef options, at::ArrayRef<double> reals,          \
+      bool training
 #define RECUR_BACKWARD_ARGS                                                               \
   const OptTensorArg &grads, at::TensorList state0, const OptTensorArg &params,           \
-      const OptTensorArg &forward, const OptTensor &valid, at::IntArrayRef options,       \
-      at::ArrayRef<double> reals
+      const OptTensorArg &forward, const OptTensor &valid, RECUR_REGULARISATION_ARGS,     \
+      at::IntArrayRef options, at::ArrayRef<double> reals
 
 // ------------------------------------------------------------------ activations
 // exp by Cody-Waite range reduction, x = n ln2 + r with |r| <= ln2/2, then e^x = 2^n e^r.
@@ -144,6 +148,19 @@ inline void weight_grad(T* dw, int64_t m, int64_t n, const T* d, int64_t ldd, co
   }
 }
 
+// dW = Σ_t D_t^T u_{t-1}: under recurrent dropout u_{t-1} = m ⊙ h_{t-1}, saved by the forward as
+// `us` (T, B, n), one GEMM; else u = h (weight_grad).
+template <typename T>
+inline void recurrent_weight_grad(T* dw, int64_t m, int64_t n, const T* d, int64_t ldd,
+                                  const T* h0, const T* hs, int64_t ldh, const T* us,
+                                  int64_t steps, int64_t batch) {
+  if (us != nullptr) {
+    mm_tn<T>(dw, n, d, ldd, us, n, steps * batch, m, n, T(0));
+  } else {
+    weight_grad<T>(dw, m, n, d, ldd, h0, hs, ldh, steps, batch);
+  }
+}
+
 // ------------------------------------------------------------------ reductions over rows
 // out[j] = Σ_r d[r, j] (+ x[r, j] factor): bias, peephole and gain gradients in one pass.
 template <typename T>
@@ -217,6 +234,123 @@ inline Tensor value_or_undefined(const OptTensor& t) { return t.has_value() ? *t
 
 inline bool is_valid(const bool* valid, int64_t t, int64_t batch, int64_t b) {
   return valid == nullptr || valid[t * batch + b];
+}
+
+// ------------------------------------------------------------------ regularisation
+// Recurrent dropout and zoneout inside the recurrence (recur/engine/regularisation.py):
+//   recurrent dropout: each recurrent product reads u_{t-1} = m ⊙ h_{t-1}, m (B, P) scaled to
+//     {0, 1/(1-p)}; backward dh_{t-1} += m ⊙ (d W_hh), dW_hh = Σ dᵀ u_{t-1} (u saved when
+//     training, see recurrent_weight_grad)
+//   zoneout: each state tensor s_t = k ⊙ s_{t-1} + (1 - k) ⊙ s̃_t after the cell's step, with
+//     k = [noise < threshold(p)] from the (T, B, S) int16 noise in training (S = ΣS_k, the state
+//     tensors side by side: h at offset 0, c at P), or the constant p in evaluation (no noise);
+//     backward ds̃_t = (1 - k) ds_t into the cell and ds_{t-1} += k ds_t. k is turned into 0 or 1
+//     and multiplied, which vectorises (a select does not) and is still exact: 1 s_prev + 0 s̃.
+// With neither, every kernel runs its plain path: the helpers are only called when active.
+template <typename T>
+struct Regularisation {
+  const T* mask = nullptr;         // m (B, P), or null
+  const int16_t* noise = nullptr;  // zoneout's (T, B, S) noise in training, or null
+  int16_t threshold = 0;           // k = [noise < threshold]
+  T keep_p = 0;                    // p: the constant k without noise
+  int64_t batch = 0, width = 0;
+
+  Regularisation(const OptTensor& m, const OptTensor& z, double p)
+      : mask(ptr<T>(m)),
+        noise(ptr<int16_t>(z)),
+        // as recur.engine.regularisation.threshold: P(noise < t) = p to 1/65536 (p < 1)
+        threshold(static_cast<int16_t>(std::floor(p * 65536 + 0.5) - 32768)),
+        keep_p(static_cast<T>(p)) {
+    if (noise != nullptr) {
+      batch = z->size(1);
+      width = z->size(2);
+    }
+  }
+
+  bool dropout() const { return mask != nullptr; }
+  bool zoneout() const { return keep_p > T(0); }
+
+  // The recurrent product's input for rows [b0, b0 + nb) of P values: m ⊙ h written to u, or h.
+  const T* input(const T* __restrict h, T* __restrict u, int64_t b0, int64_t nb,
+                 int64_t P) const {
+    if (mask == nullptr) return h;
+    const T* __restrict m = mask + b0 * P;
+#pragma omp simd
+    for (int64_t i = 0; i < nb * P; ++i) u[i] = m[i] * h[i];
+    return u;
+  }
+
+  // dh (rows [b0, b0 + nb), P values) = beta dh + m ⊙ (d W), W (K, P): the recurrent product's
+  // backward. Without a mask, one GEMM into dh; with one, the GEMM goes through `scratch`.
+  void backward_gemm(T* __restrict dh, const T* d, int64_t ldd, const T* w, int64_t ldw,
+                     int64_t b0, int64_t nb, int64_t P, int64_t K, T beta,
+                     T* __restrict scratch) const {
+    if (mask == nullptr) {
+      mm_nn<T>(dh, P, d, ldd, w, ldw, nb, P, K, beta);
+      return;
+    }
+    mm_nn<T>(scratch, P, d, ldd, w, ldw, nb, P, K, T(0));
+    const T* __restrict m = mask + b0 * P;
+    if (beta == T(0)) {
+#pragma omp simd
+      for (int64_t i = 0; i < nb * P; ++i) dh[i] = m[i] * scratch[i];
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < nb * P; ++i) dh[i] += m[i] * scratch[i];
+    }
+  }
+
+  // Zoneout of n values of one row's state tensor at `offset`: s = k s_prev + (1 - k) s, s
+  // holding s̃ on entry (copied to `cand` first when the backward needs it).
+  void blend(T* __restrict s, const T* __restrict s_prev, T* __restrict cand, int64_t t,
+             int64_t b, int64_t offset, int64_t n) const {
+    if (cand != nullptr) std::copy(s, s + n, cand);
+    if (noise != nullptr) {
+      const int16_t* __restrict z = noise + (t * batch + b) * width + offset;
+      const int16_t thr = threshold;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        const T kj = z[j] < thr ? T(1) : T(0);
+        s[j] = kj * s_prev[j] + (T(1) - kj) * s[j];
+      }
+    } else {
+      const T p = keep_p;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) s[j] = p * s_prev[j] + (T(1) - p) * s[j];
+    }
+  }
+
+  // Zoneout's backward for n values of one row: carry = k ds (to ds_{t-1}), ds -= carry.
+  void split(T* __restrict d, T* __restrict carry, int64_t t, int64_t b, int64_t offset,
+             int64_t n) const {
+    if (noise != nullptr) {
+      const int16_t* __restrict z = noise + (t * batch + b) * width + offset;
+      const int16_t thr = threshold;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        carry[j] = (z[j] < thr ? T(1) : T(0)) * d[j];
+        d[j] -= carry[j];
+      }
+    } else {
+      const T p = keep_p;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        carry[j] = p * d[j];
+        d[j] -= carry[j];
+      }
+    }
+  }
+};
+
+// ds_{t-1} += carry on the valid rows of a slice (zoneout's gradient past the cell).
+template <typename T>
+inline void add_carry(T* __restrict d, const T* __restrict carry, const bool* valid, int64_t t,
+                      int64_t B, int64_t b0, int64_t nb, int64_t n) {
+  for (int64_t b = 0; b < nb; ++b) {
+    if (!is_valid(valid, t, B, b0 + b)) continue;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) d[b * n + j] += carry[b * n + j];
+  }
 }
 
 }  // namespace recur_native

@@ -13,11 +13,15 @@
 //   reset before: ds = da_n W_hn;  da_r = ds h_{t-1} r(1-r)
 //                 dh_{t-1} = dh z + ds r + (da_r, da_z) W_h(r,z)           (two GEMMs)
 //                 dW_h(r,z) = Σ (da_r, da_z)^T h_{t-1},  dW_hn = Σ da_n^T s,  db_hh = Σ d xp
+// Recurrent dropout and zoneout as in common.h (Regularisation): both products read m ⊙ h_{t-1}
+// (reset before: s = r ⊙ m ⊙ h_{t-1}, so ds picks up the factor m), while the carry z h_{t-1}
+// reads h_{t-1}; zoneout blends h_t after the step (the backward never needs h̃_t).
 //
 // Tensors (options = [reset_after]; params = [weight_hh (3H, H), bias_hh? (3H)]):
 //   forward out: [outputs (T, B, H), h_n, gates (T, B, 3H) = (r, z, n),
 //                 kept (T, B, H) = hn (reset after) or s (reset before), hs (T, B, H) h_t
-//                 (only with a mask)] — the saved ones only when training
+//                 (only with a validity mask), us (T, B, H) m ⊙ h_{t-1} (only with dropout)]
+//                 — the saved ones only when training
 //   backward out: [d_xp (T, B, 3H), d_h0, d_weight_hh, d_bias_hh]
 #include "common.h"
 
@@ -26,7 +30,7 @@ namespace {
 
 template <typename T, bool reset_after>
 TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList& p,
-                        const OptTensor& valid_t, bool training) {
+                        const OptTensor& valid_t, const Regularisation<T>& reg, bool training) {
   const int64_t steps = xp.size(0), B = xp.size(1), H = h0.size(1), GH = 3 * H;
   const bool* valid = valid_ptr(valid_t);
   const auto opts = xp.options();
@@ -36,6 +40,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
   Tensor kept = at::empty({saved, B, H}, opts);
   const int64_t h_ring = valid ? (training ? steps : 2) : steps;
   Tensor hs = valid ? at::empty({h_ring, B, H}, opts) : Tensor();
+  Tensor us = reg.dropout() ? at::empty({saved, B, H}, opts) : Tensor();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
   const T* w_hh = p[0]->data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
@@ -51,12 +56,15 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
       T* h = h_state + ((t % h_ring) * B + b0) * H;
       const T* xt = x + (t * B + b0) * GH;
       // h_{t-1} W_hh^T: all three blocks (reset after) or (r, z) only (reset before).
-      mm_nt<T>(a, GH, h_prev, H, w_hh, H, nb, reset_after ? GH : 2 * H, H, T(0));
+      T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : nullptr;
+      const T* h_in = reg.input(h_prev, u, b0, nb, H);
+      mm_nt<T>(a, GH, h_in, H, w_hh, H, nb, reset_after ? GH : 2 * H, H, T(0));
       for (int64_t b = 0; b < nb; ++b) {
         T* __restrict ab = a + b * GH;
         T* __restrict kb = k + b * H;
         const T* __restrict xb = xt + b * GH;
         const T* __restrict hp = h_prev + b * H;
+        const T* __restrict hu = h_in + b * H;
         T* __restrict hb = h + b * H;
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
@@ -71,7 +79,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
             ab[2 * H + j] = n;
             hb[j] = (T(1) - z) * n + z * hp[j];
           } else {
-            kb[j] = r * hp[j];
+            kb[j] = r * hu[j];
           }
         }
       }
@@ -90,6 +98,13 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
           }
         }
       }
+      if (reg.zoneout()) {
+        for (int64_t b = 0; b < nb; ++b) {
+          if (is_valid(valid, t, B, b0 + b)) {
+            reg.blend(h + b * H, h_prev + b * H, nullptr, t, b0 + b, 0, H);
+          }
+        }
+      }
       if (valid) {  // padded rows keep the state and output zero
         T* o = out + (t * B + b0) * H;
         for (int64_t b = 0; b < nb; ++b) {
@@ -104,15 +119,18 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
   TensorList result{outputs, at::empty({B, H}, opts)};
   const T* h_last = h_state + ((steps - 1) % h_ring) * B * H;
   std::copy(h_last, h_last + B * H, result[1].data_ptr<T>());
-  if (training) result.insert(result.end(), {gates, kept, hs});
+  if (training) result.insert(result.end(), {gates, kept, hs, us});
   return result;
 }
 
 template <typename T, bool reset_after>
 TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const OptTensorList& p,
-                         const OptTensorList& fwd, const OptTensor& valid_t) {
+                         const OptTensorList& fwd, const OptTensor& valid_t,
+                         const Regularisation<T>& reg) {
   const Tensor outputs = *fwd[0], gates = *fwd[1], kept = *fwd[2];
   const Tensor hs = value_or_undefined(fwd[3]);
+  const T* us = ptr<T>(fwd[4]);
+  const bool zone = reg.zoneout(), drop = reg.dropout();
   const int64_t steps = gates.size(0), B = gates.size(1), H = h0.size(1), GH = 3 * H;
   const bool* valid = valid_ptr(valid_t);
   const auto opts = gates.options();
@@ -127,11 +145,15 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
   const T* d_out = ptr<T>(grads[0]);
   const T* w_hh = p[0]->data_ptr<T>();
   const T* h_states = (valid ? hs : outputs).data_ptr<T>();
+  Tensor carry = zone ? at::empty({B, H}, opts) : Tensor();         // k ⊙ dh_t
+  Tensor masked = drop ? at::empty({B, H}, opts) : Tensor();        // d W_hh before m ⊙
   for_batch_slices(B, steps * GH * (H + 12), [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
     T* dh_cur = dh.data_ptr<T>() + b0 * H;
     T* dh_next = dh_cur + B * H;
     T* sc = scratch.data_ptr<T>() + b0 * lds;
+    T* carry_b0 = zone ? carry.data_ptr<T>() + b0 * H : nullptr;
+    T* masked_b0 = drop ? masked.data_ptr<T>() + b0 * H : nullptr;
     for (int64_t t = steps - 1; t >= 0; --t) {
       const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
       const T* k = kept.data_ptr<T>() + (t * B + b0) * H;
@@ -154,6 +176,14 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
         const T* __restrict kb = k + b * H;
         const T* __restrict hp = h_prev + b * H;
         const T* __restrict gb = d_out ? d_out + (t * B + b0 + b) * H : nullptr;
+        if (zone) {  // dh_t (with the output's gradient) splits into the carry and the cell's
+          if (gb != nullptr) {
+#pragma omp simd
+            for (int64_t j = 0; j < H; ++j) dhb[j] += gb[j];
+            gb = nullptr;
+          }
+          reg.split(dhb, carry_b0 + b * H, t, b0 + b, 0, H);
+        }
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           const T r = ab[j], z = ab[H + j], n = ab[2 * H + j];
@@ -174,9 +204,10 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
         }
       }
       if (reset_after) {
-        mm_nn<T>(dh_next, H, sc, GH, w_hh, H, nb, H, GH, T(1));
+        reg.backward_gemm(dh_next, sc, GH, w_hh, H, b0, nb, H, GH, T(1), masked_b0);
       } else {
-        mm_nn<T>(sc, H, d + 2 * H, GH, w_hh + 2 * H * H, H, nb, H, H, T(0));  // ds = da_n W_hn
+        // ds = m ⊙ (da_n W_hn)
+        reg.backward_gemm(sc, d + 2 * H, GH, w_hh + 2 * H * H, H, b0, nb, H, H, T(0), masked_b0);
         for (int64_t b = 0; b < nb; ++b) {
           if (!is_valid(valid, t, B, b0 + b)) continue;
           const T* __restrict ab = a + b * GH;
@@ -191,8 +222,10 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
             next[j] += ds[j] * r;
           }
         }
-        mm_nn<T>(dh_next, H, d, GH, w_hh, H, nb, H, 2 * H, T(1));  // + (da_r, da_z) W_h(r,z)
+        // + m ⊙ ((da_r, da_z) W_h(r,z))
+        reg.backward_gemm(dh_next, d, GH, w_hh, H, b0, nb, H, 2 * H, T(1), masked_b0);
       }
+      if (zone) add_carry(dh_next, carry_b0, valid, t, B, b0, nb, H);
       std::swap(dh_cur, dh_next);
     }
   });
@@ -204,9 +237,10 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
   T* dwp = dw.data_ptr<T>();
   const T* dx = d_xp.data_ptr<T>();
   const T* h0p = h0.data_ptr<T>();
-  weight_grad<T>(dwp, 2 * H, H, dx, GH, h0p, h_states, H, steps, B);  // rows (r, z)
+  recurrent_weight_grad<T>(dwp, 2 * H, H, dx, GH, h0p, h_states, H, us, steps, B);  // (r, z)
   if (reset_after) {
-    weight_grad<T>(dwp + 2 * H * H, H, H, dgh_n.data_ptr<T>(), H, h0p, h_states, H, steps, B);
+    recurrent_weight_grad<T>(dwp + 2 * H * H, H, H, dgh_n.data_ptr<T>(), H, h0p, h_states, H,
+                             us, steps, B);
   } else {
     mm_tn<T>(dwp + 2 * H * H, H, dx + 2 * H, GH, kept.data_ptr<T>(), H, rows, H, H, T(0));
   }
@@ -227,10 +261,12 @@ TensorList gru_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_gru_forward", [&] {
-    result = options[0] ? forward_impl<scalar_t, true>(x, h0, p, v, training)
-                        : forward_impl<scalar_t, false>(x, h0, p, v, training);
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    result = options[0] ? forward_impl<scalar_t, true>(x, h0, p, v, reg, training)
+                        : forward_impl<scalar_t, false>(x, h0, p, v, reg, training);
   });
   return result;
 }
@@ -239,10 +275,12 @@ TensorList gru_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous();
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_gru_backward", [&] {
-    result = options[0] ? backward_impl<scalar_t, true>(g, h0, p, f, v)
-                        : backward_impl<scalar_t, false>(g, h0, p, f, v);
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    result = options[0] ? backward_impl<scalar_t, true>(g, h0, p, f, v, reg)
+                        : backward_impl<scalar_t, false>(g, h0, p, f, v, reg);
   });
   return result;
 }

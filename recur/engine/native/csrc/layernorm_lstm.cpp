@@ -11,12 +11,16 @@
 //   dr = LN'(da γ_hh; r̂, σ_r),  dh_{t-1} = dr W_hh  (one GEMM)
 //   over all steps (dW_hh, dγ_c, dβ_c chunk by chunk): dW_hh = Σ dr^T h_{t-1},
 //   dγ_hh = Σ da r̂,  db_hh = Σ da,  dγ_c = Σ dn ĉ,  dβ_c = Σ dn;  d xp = da
+// Recurrent dropout and zoneout as in common.h (Regularisation): r = (m ⊙ h_{t-1}) W_hh^T;
+// zoneout blends h_t (offset 0) and c_t (offset H) after ĉ is taken from the cell's c̃_t, so cs
+// holds the blended c_t, which is all the backward reads of c.
 //
 // Tensors (reals = [eps]; params = [weight_hh (4H, H), bias_hh? (4H), ln_weight_hh (4H),
 // ln_weight_c (H), ln_bias_c (H)]):
 //   forward out: [outputs (T, B, H), h_n, c_n, gates (T, B, 4H) activations, r_hat (T, B, 4H),
 //                 inv_sigma_r (T, B), cs (T, B, H) c_t, c_hat (T, B, H), inv_sigma_c (T, B),
-//                 hs (T, B, H) h_t (only with a mask)]
+//                 hs (T, B, H) h_t (only with a validity mask), us (T, B, H) m ⊙ h_{t-1}
+//                 (only with dropout)] — the saved ones only when training
 //   backward out: [d_xp, d_h0, d_c0, d_weight_hh, d_bias_hh, d_ln_weight_hh, d_ln_weight_c,
 //                  d_ln_bias_c]
 #include "common.h"
@@ -63,7 +67,8 @@ inline void normalize_backward(const T* __restrict d, const T* __restrict gamma,
 
 template <typename T>
 TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
-                        const OptTensorList& p, const OptTensor& valid_t, T eps, bool training) {
+                        const OptTensorList& p, const OptTensor& valid_t,
+                        const Regularisation<T>& reg, T eps, bool training) {
   const int64_t steps = xp.size(0), B = xp.size(1), H = c0.size(1), GH = 4 * H;
   const bool* valid = valid_ptr(valid_t);
   const auto opts = xp.options();
@@ -74,6 +79,8 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   Tensor cs = at::empty({ring, B, H}, opts), c_hat = at::empty({saved, B, H}, opts);
   const int64_t h_ring = valid ? ring : steps;
   Tensor hs = valid ? at::empty({h_ring, B, H}, opts) : Tensor();
+  Tensor us = reg.dropout() ? at::empty({saved, B, H}, opts) : Tensor();
+  const bool zone = reg.zoneout();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
   const T* w_hh = p[0]->data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
@@ -96,7 +103,9 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
       T* ch = c_hat.data_ptr<T>() + st * H;
       T* h = h_state + ((t % h_ring) * B + b0) * H;
       T* o = out + (t * B + b0) * H;
-      mm_nt<T>(a, GH, h_prev, H, w_hh, H, nb, GH, H, T(0));  // r, normalised into r_hat below
+      T* u = reg.dropout() ? us.data_ptr<T>() + st * H : nullptr;
+      const T* h_in = reg.input(h_prev, u, b0, nb, H);
+      mm_nt<T>(a, GH, h_in, H, w_hh, H, nb, GH, H, T(0));  // r, normalised into r_hat below
       for (int64_t b = 0; b < nb; ++b) {
         const T* __restrict cp = c_prev + b * H;
         T* __restrict cb = c + b * H;
@@ -136,6 +145,10 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
         for (int64_t j = 0; j < H; ++j) {
           hb[j] = ab[3 * H + j] * tanh_(gamma_c[j] * chb[j] + beta_c[j]);
         }
+        if (zone) {
+          reg.blend(cb, cp, nullptr, t, b0 + b, H, H);
+          reg.blend(hb, h_prev + b * H, nullptr, t, b0 + b, 0, H);
+        }
         if (valid) std::copy(hb, hb + H, o + b * H);
       }
       h_prev = h;
@@ -148,7 +161,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   std::copy(h_last, h_last + B * H, result[1].data_ptr<T>());
   std::copy(c_last, c_last + B * H, result[2].data_ptr<T>());
   if (training) {
-    result.insert(result.end(), {gates, r_hat, inv_sigma_r, cs, c_hat, inv_sigma_c, hs});
+    result.insert(result.end(), {gates, r_hat, inv_sigma_r, cs, c_hat, inv_sigma_c, hs, us});
   }
   return result;
 }
@@ -162,10 +175,12 @@ constexpr int64_t kChunk = 16;
 template <typename T>
 TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Tensor& c0,
                          const OptTensorList& p, const OptTensorList& fwd,
-                         const OptTensor& valid_t) {
+                         const OptTensor& valid_t, const Regularisation<T>& reg) {
   const Tensor outputs = *fwd[0], gates = *fwd[1], r_hat = *fwd[2], inv_sigma_r = *fwd[3];
   const Tensor cs = *fwd[4], c_hat = *fwd[5], inv_sigma_c = *fwd[6];
   const Tensor hs = value_or_undefined(fwd[7]);
+  const T* us = ptr<T>(fwd[8]);
+  const bool zone = reg.zoneout();
   const int64_t steps = gates.size(0), B = gates.size(1), H = c0.size(1), GH = 4 * H;
   const bool* valid = valid_ptr(valid_t);
   const auto opts = gates.options();
@@ -183,11 +198,17 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   const T *gamma_hh = p[2]->data_ptr<T>(), *gamma_c = p[3]->data_ptr<T>();
   const T* beta_c = p[4]->data_ptr<T>();
   const T* h_states = (valid ? hs : outputs).data_ptr<T>();
+  Tensor carry_h = zone ? at::empty({B, H}, opts) : Tensor();  // k ⊙ dh_t
+  Tensor carry_c = zone ? at::empty({B, H}, opts) : Tensor();  // k ⊙ dc_t
+  Tensor masked = reg.dropout() ? at::empty({B, H}, opts) : Tensor();  // dr W_hh before m ⊙
   for (int64_t hi = steps; hi > 0; hi -= chunk) {
     const int64_t lo = std::max<int64_t>(0, hi - chunk);
     for_batch_slices(B, (hi - lo) * GH * (H + 16), [&](int64_t b0, int64_t b1) {
       const int64_t nb = b1 - b0;
       T* dc = d_c0.data_ptr<T>() + b0 * H;
+      T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * H : nullptr;
+      T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
+      T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * H : nullptr;
       for (int64_t t = hi - 1; t >= lo; --t) {
         const int64_t row = t * B + b0, chunk_row = (t - lo) * B + b0;
         T* dh_cur = dh.data_ptr<T>() + ((steps - 1 - t) % 2) * B * H + b0 * H;
@@ -224,6 +245,10 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
           const T* __restrict chb = ch + b * H;
           const T* __restrict cp = c_prev + b * H;
           T* __restrict dcb = dc + b * H;
+          if (zone) {  // the kept units' dh_t and dc_t skip the cell
+            reg.split(dhb, carry_h_b0 + b * H, t, b0 + b, 0, H);
+            reg.split(dcb, carry_c_b0 + b * H, t, b0 + b, H, H);
+          }
 #pragma omp simd
           for (int64_t j = 0; j < H; ++j) {
             const T o = ab[3 * H + j], tn = tanh_(gamma_c[j] * chb[j] + beta_c[j]);
@@ -239,9 +264,16 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
             db[2 * H + j] = dcj * i * (T(1) - g * g);
             dcb[j] = dcj * f;
           }
+          if (zone) {
+            const T* __restrict kc = carry_c_b0 + b * H;
+#pragma omp simd
+            for (int64_t j = 0; j < H; ++j) dcb[j] += kc[j];
+          }
           normalize_backward(db, gamma_hh, rh + b * GH, isr[b], drb, GH, false);
         }
-        mm_nn<T>(dh_next, H, dr, GH, w_hh, H, nb, H, GH, valid ? T(1) : T(0));
+        reg.backward_gemm(dh_next, dr, GH, w_hh, H, b0, nb, H, GH, valid ? T(1) : T(0),
+                          masked_b0);
+        if (zone) add_carry(dh_next, carry_h_b0, valid, t, B, b0, nb, H);
       }
     });
     // This chunk's share of dW_hh = Σ dr^T h_{t-1} (h_{-1} = h0), dγ_c = Σ dn ĉ, dβ_c = Σ dn.
@@ -249,7 +281,9 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
     T* dwp = dw.data_ptr<T>();
     const T* drp = d_r.data_ptr<T>();
     const int64_t rows = (hi - lo) * B;
-    if (lo == 0) {
+    if (us != nullptr) {  // u_{t-1} = m ⊙ h_{t-1} of steps lo .. hi-1
+      mm_tn<T>(dwp, H, drp, GH, us + lo * B * H, H, rows, GH, H, beta);
+    } else if (lo == 0) {
       mm_tn<T>(dwp, H, drp, GH, h0.data_ptr<T>(), H, B, GH, H, beta);
       if (hi > 1) mm_tn<T>(dwp, H, drp + B * GH, GH, h_states, H, rows - B, GH, H, T(1));
     } else {
@@ -280,9 +314,12 @@ TensorList lnlstm_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_lnlstm_forward", [&] {
-    result = forward_impl<scalar_t>(x, h0, c0, p, v, static_cast<scalar_t>(reals[0]), training);
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const auto eps = static_cast<scalar_t>(reals[0]);
+    result = forward_impl<scalar_t>(x, h0, c0, p, v, reg, eps, training);
   });
   return result;
 }
@@ -291,9 +328,11 @@ TensorList lnlstm_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_lnlstm_backward", [&] {
-    result = backward_impl<scalar_t>(g, h0, c0, p, f, v);
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    result = backward_impl<scalar_t>(g, h0, c0, p, f, v, reg);
   });
   return result;
 }

@@ -15,14 +15,18 @@
 //   dh_{t-1} = da W_hh (one GEMM a step).  After the loop, over all T*B rows at once:
 //   dW_hh = Σ da^T h_{t-1},  db_hh = Σ da,  dW_hr = Σ dh^T m,  dp_i = Σ da_i c_{t-1},
 //   dp_f = Σ da_f c_{t-1},  dp_o = Σ da_o c_t.  d xp = da.
+// Recurrent dropout and zoneout as in common.h (Regularisation): the product reads m ⊙ h_{t-1}
+// (P values); zoneout blends h_t (offset 0) and c_t (offset P) after the step, so the backward
+// reads the cell's own c̃_t (tanh c̃, dp_o) from c_cand and the blended c_{t-1} from cs.
 //
 // Tensors (G gates, H hidden, P = h size; "ring" buffers hold 2 steps when not training):
 //   forward in:  xp (T, B, G*H), state0 = [h0 (B, P), c0 (B, H)],
 //                params = [weight_hh (G*H, P), bias_hh? (G*H), weight_hr? (P, H),
 //                          weight_pi?, weight_pf?, weight_po? (H)],  options = [variant]
 //   forward out: [outputs (T, B, P), h_n, c_n, gates (T, B, G*H) activations,
-//                 cs (T, B, H) c_t, hs (T, B, P) h_t (only with a mask), ms (T, B, H) (only
-//                 with a projection)] — the saved tensors only when training.
+//                 cs (T, B, H) c_t, hs (T, B, P) h_t (only with a validity mask), ms (T, B, H)
+//                 (only with a projection), us (T, B, P) m ⊙ h_{t-1} (only with dropout),
+//                 c_cand (T, B, H) c̃_t (only with zoneout)] — the saved ones only when training.
 //   backward in: grads = [d_outputs?, d_h_n?, d_c_n?], forward = [outputs, saved...]
 //   backward out: [d_xp (T, B, G*H), d_h0, d_c0, d_weight_hh, d_bias_hh, d_weight_hr, d_p_i,
 //                 d_p_f, d_p_o] (undefined where the parameter is absent).
@@ -115,7 +119,8 @@ inline void backward_row(int64_t H, const T* __restrict a, const T* __restrict c
 
 template <typename T, int V>
 TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
-                        const OptTensorList& p, const OptTensor& valid_t, bool training) {
+                        const OptTensorList& p, const OptTensor& valid_t,
+                        const Regularisation<T>& reg, bool training) {
   const int64_t steps = xp.size(0), B = xp.size(1), GH = xp.size(2);
   const int64_t H = c0.size(1), P = h0.size(1);
   const bool* valid = valid_ptr(valid_t);
@@ -128,6 +133,9 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   Tensor cs = at::empty({ring, B, H}, opts);
   Tensor hs = valid ? at::empty({ring, B, P}, opts) : Tensor();  // h_t when it is not outputs[t]
   Tensor ms = proj ? at::empty({saved, B, H}, opts) : Tensor();
+  const bool zone = reg.zoneout();
+  Tensor us = reg.dropout() ? at::empty({saved, B, P}, opts) : Tensor();
+  Tensor c_cand = zone && training ? at::empty({steps, B, H}, opts) : Tensor();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
   const T* w_hh = p[0]->data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
@@ -148,7 +156,8 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
       T* h = h_state + ((t % h_ring) * B + b0) * P;
       T* m = proj ? ms.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : h;
       const int64_t ldm = proj ? H : P;
-      mm_nt<T>(a, GH, h_prev, P, w_hh, P, nb, GH, P, T(0));
+      T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * P : nullptr;
+      mm_nt<T>(a, GH, reg.input(h_prev, u, b0, nb, P), P, w_hh, P, nb, GH, P, T(0));
       for (int64_t b = 0; b < nb; ++b) {
         if (!is_valid(valid, t, B, b0 + b)) {  // padded: keep the state, output zero
           std::copy(c_prev + b * H, c_prev + (b + 1) * H, c + b * H);
@@ -159,6 +168,17 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
                           c + b * H, m + b * ldm, pi, pf, po);
       }
       if (proj) mm_nt<T>(h, P, m, H, w_hr, H, nb, P, H, T(0));
+      if (zone) {
+        for (int64_t b = 0; b < nb; ++b) {
+          T* cand = training ? c_cand.data_ptr<T>() + (t * B + b0 + b) * H : nullptr;
+          if (!is_valid(valid, t, B, b0 + b)) {  // keep c̃ finite: dp_o reads it times zero
+            if (cand != nullptr) std::copy(c + b * H, c + (b + 1) * H, cand);
+            continue;
+          }
+          reg.blend(c + b * H, c_prev + b * H, cand, t, b0 + b, P, H);
+          reg.blend(h + b * P, h_prev + b * P, nullptr, t, b0 + b, 0, P);
+        }
+      }
       if (valid) {
         T* o = out + (t * B + b0) * P;
         for (int64_t b = 0; b < nb; ++b) {
@@ -176,16 +196,20 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   const T* c_last = cs.data_ptr<T>() + ((steps - 1) % ring) * B * H;
   std::copy(h_last, h_last + B * P, result[1].data_ptr<T>());
   std::copy(c_last, c_last + B * H, result[2].data_ptr<T>());
-  if (training) result.insert(result.end(), {gates, cs, hs, ms});
+  if (training) result.insert(result.end(), {gates, cs, hs, ms, us, c_cand});
   return result;
 }
 
 template <typename T, int V>
 TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Tensor& c0,
                          const OptTensorList& p, const OptTensorList& fwd,
-                         const OptTensor& valid_t) {
+                         const OptTensor& valid_t, const Regularisation<T>& reg) {
   const Tensor outputs = *fwd[0], gates = *fwd[1], cs = *fwd[2];
   const Tensor hs = value_or_undefined(fwd[3]), ms = value_or_undefined(fwd[4]);
+  const T* us = ptr<T>(fwd[5]);
+  const bool zone = reg.zoneout();
+  // the cell's own c̃_t (tanh c̃, dp_o): c_cand under zoneout, else c_t
+  const Tensor c_cells = zone ? *fwd[6] : cs;
   const int64_t steps = gates.size(0), B = gates.size(1), GH = gates.size(2);
   const int64_t H = c0.size(1), P = h0.size(1);
   const bool* valid = valid_ptr(valid_t);
@@ -202,16 +226,22 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   const T* w_hr = ptr<T>(p[2]);
   const T *pi = ptr<T>(p[3]), *pf = ptr<T>(p[4]), *po = ptr<T>(p[5]);
   const T* h_states = (valid ? hs : outputs).data_ptr<T>();
+  Tensor carry_h = zone ? at::empty({B, P}, opts) : Tensor();  // k ⊙ dh_t
+  Tensor carry_c = zone ? at::empty({B, H}, opts) : Tensor();  // k ⊙ dc_t
+  Tensor masked = reg.dropout() ? at::empty({B, P}, opts) : Tensor();  // da W_hh before m ⊙
   const int64_t work = steps * GH * (P + 8) + (proj ? steps * P * H : 0);  // per batch row
   for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
     T* dc = d_c0.data_ptr<T>() + b0 * H;
     T* dh_cur = dh.data_ptr<T>() + b0 * P;
     T* dh_next = dh_cur + B * P;
+    T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * P : nullptr;
+    T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
+    T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * P : nullptr;
     for (int64_t t = steps - 1; t >= 0; --t) {
       const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
-      const T* c = cs.data_ptr<T>() + (t * B + b0) * H;
-      const T* c_prev = t ? c - B * H : c0.data_ptr<T>() + b0 * H;
+      const T* c = c_cells.data_ptr<T>() + (t * B + b0) * H;
+      const T* c_prev = (t ? cs.data_ptr<T>() + (t - 1) * B * H : c0.data_ptr<T>()) + b0 * H;
       T* d = d_xp.data_ptr<T>() + (t * B + b0) * GH;
       // dh_t = carried dh + d_outputs[t] on valid rows; padded rows pass dh straight through.
       T* dm = dh_cur;
@@ -223,6 +253,13 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
           for (int64_t j = 0; j < P; ++j) {
             dh_t[b * P + j] = keep ? dh_cur[b * P + j] + (g_out ? g_out[j] : T(0)) : T(0);
             dh_next[b * P + j] = keep ? T(0) : dh_cur[b * P + j];
+          }
+        }
+        if (zone) {  // dh_t splits into the carry and the cell's share before reaching m
+          for (int64_t b = 0; b < nb; ++b) {
+            if (is_valid(valid, t, B, b0 + b)) {
+              reg.split(dh_t + b * P, carry_h_b0 + b * P, t, b0 + b, 0, P);
+            }
           }
         }
         dm = dm_buffer.data_ptr<T>() + b0 * H;
@@ -242,12 +279,21 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
             for (int64_t j = 0; j < P; ++j) dm_b[j] += g_out[j];
           }
           if (valid) std::fill(dh_next + b * P, dh_next + (b + 1) * P, T(0));
+          if (zone) reg.split(dm_b, carry_h_b0 + b * P, t, b0 + b, 0, P);
         }
+        if (zone) reg.split(dc + b * H, carry_c_b0 + b * H, t, b0 + b, P, H);
         backward_row<T, V>(H, a + b * GH, c_prev + b * H, c + b * H, dm_b, dc + b * H,
                            d + b * GH, pi, pf, po);
+        if (zone) {
+          T* __restrict dcb = dc + b * H;
+          const T* __restrict kc = carry_c_b0 + b * H;
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) dcb[j] += kc[j];
+        }
       }
       // With a mask, padded rows left their dh in dh_next: accumulate onto it.
-      mm_nn<T>(dh_next, P, d, GH, w_hh, P, nb, P, GH, valid ? T(1) : T(0));
+      reg.backward_gemm(dh_next, d, GH, w_hh, P, b0, nb, P, GH, valid ? T(1) : T(0), masked_b0);
+      if (zone) add_carry(dh_next, carry_h_b0, valid, t, B, b0, nb, P);
       std::swap(dh_cur, dh_next);
     }
   });
@@ -256,8 +302,8 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   const T* dh0 = dh.data_ptr<T>() + (steps % 2) * B * P;  // every slice swapped T times
   std::copy(dh0, dh0 + B * P, result[1].data_ptr<T>());
   Tensor dw_hh = at::empty({GH, P}, opts);
-  weight_grad<T>(dw_hh.data_ptr<T>(), GH, P, d_xp.data_ptr<T>(), GH, h0.data_ptr<T>(), h_states,
-                 P, steps, B);
+  recurrent_weight_grad<T>(dw_hh.data_ptr<T>(), GH, P, d_xp.data_ptr<T>(), GH, h0.data_ptr<T>(),
+                           h_states, P, us, steps, B);
   result.push_back(dw_hh);
   Tensor db_hh;
   if (p[1].has_value()) {
@@ -282,7 +328,7 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
     };
     previous_c_dot(dpi.data_ptr<T>(), 0);
     previous_c_dot(dpf.data_ptr<T>(), 1);
-    column_dot<T>(dpo.data_ptr<T>(), dx + 3 * H, GH, c_all, H, rows, H, false);
+    column_dot<T>(dpo.data_ptr<T>(), dx + 3 * H, GH, c_cells.data_ptr<T>(), H, rows, H, false);
     result.insert(result.end(), {dpi, dpf, dpo});
   } else {
     result.insert(result.end(), {Tensor(), Tensor(), Tensor()});
@@ -304,10 +350,12 @@ TensorList lstm_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_lstm_forward", [&] {
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
     result = by_variant(options[0], [&](auto variant) {
-      return forward_impl<scalar_t, decltype(variant)::value>(x, h0, c0, p, v, training);
+      return forward_impl<scalar_t, decltype(variant)::value>(x, h0, c0, p, v, reg, training);
     });
   });
   return result;
@@ -317,10 +365,12 @@ TensorList lstm_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensor v = contiguous(valid);
+  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_lstm_backward", [&] {
+    const Regularisation<scalar_t> reg(rm, zn, zoneout);
     result = by_variant(options[0], [&](auto variant) {
-      return backward_impl<scalar_t, decltype(variant)::value>(g, h0, c0, p, f, v);
+      return backward_impl<scalar_t, decltype(variant)::value>(g, h0, c0, p, f, v, reg);
     });
   });
   return result;

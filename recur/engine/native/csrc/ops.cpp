@@ -1,11 +1,15 @@
 // Registers the native engine's kernels as torch operators (torch.ops.recur_native.*).
 //
 // Every cell family has the same two signatures (see recur/engine/native/kernels.py):
-//   <family>_forward(xp, state0, params, valid, options, reals, training) -> Tensor[]
+//   <family>_forward(xp, state0, params, valid, recurrent_mask, zoneout_noise, zoneout, options,
+//                    reals, training) -> Tensor[]
 //       [outputs (T, B, S_0), *final_state, *saved (only when training)]
-//   <family>_backward(grads, state0, params, forward, valid, options, reals) -> Tensor[]
+//   <family>_backward(grads, state0, params, forward, valid, recurrent_mask, zoneout_noise,
+//                     zoneout, options, reals) -> Tensor[]
 //       grads = [d_outputs?, *d_final_state?], forward = [outputs, *saved]
 //       -> [d_xp (T, B, G*H), *d_state0, *d_params (undefined where a parameter is absent)]
+// recurrent_mask (B, S_0), the zoneout probability and, in training, zoneout_noise (T, B, ΣS_k)
+// int16: the regularisation of recur/engine/regularisation.py (p = 0 and None: none).
 // plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound.
 #include <torch/library.h>
 
@@ -27,12 +31,14 @@ void gemm_bound(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, bool tr
 
 #define RECUR_DEFINE(m, family)                                                                \
   m.def(#family                                                                                \
-        "_forward(Tensor xp, Tensor[] state0, Tensor?[] params, Tensor? valid, int[] options, " \
+        "_forward(Tensor xp, Tensor[] state0, Tensor?[] params, Tensor? valid, "               \
+        "Tensor? recurrent_mask, Tensor? zoneout_noise, float zoneout, int[] options, "         \
         "float[] reals, bool training) -> Tensor[]",                                           \
         &recur_native::family##_forward);                                                      \
   m.def(#family                                                                                \
         "_backward(Tensor?[] grads, Tensor[] state0, Tensor?[] params, Tensor?[] forward, "    \
-        "Tensor? valid, int[] options, float[] reals) -> Tensor[]",                            \
+        "Tensor? valid, Tensor? recurrent_mask, Tensor? zoneout_noise, float zoneout, "         \
+        "int[] options, float[] reals) -> Tensor[]",                                           \
         &recur_native::family##_backward)
 
 TORCH_LIBRARY(recur_native, m) {
