@@ -105,6 +105,24 @@ def test_evaluate_prints_json_on_stdout_and_words_on_stderr(trained, corpus, cap
     assert 0 < whole["bpc"] < 8
 
 
+def test_regularisers_and_init_reach_the_layer(corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    extra = ("--sample-tokens", "0", "--recurrent-dropout", "0.1", "--zoneout", "0.1",
+             "--weight-drop", "0.2", "--init", "orthogonal", "--forget-bias", "1")  # fmt: skip
+    assert main(tiny(corpus, run, *extra)) == 0
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["zoneout"], model["weight_drop"], model["init"]) == (0.1, 0.2, "orthogonal")
+    from recur.tasks import open_run
+
+    layer = open_run(run).model.rnn
+    assert layer.init == "orthogonal" and layer.forget_bias == 1.0
+    assert layer.regularisers.zoneout == 0.1 and layer.regularisers.weight_drop == 0.2
+    capsys.readouterr()
+    translate = ["train", "--task", "translate", "--run-dir", str(tmp_path / "t"),
+                 "--zoneout", "0.1", "--max-steps", "1"]  # fmt: skip
+    fails(translate, capsys, "model.zoneout: not supported by the translate")
+
+
 def test_predict_continues_each_line_greedily(trained, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The \n\nfor \n")

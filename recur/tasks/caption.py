@@ -264,6 +264,7 @@ class Caption(TaskSpec):
             num_layers=m.num_layers,
             embedding_dim=m.embedding_dim or 32,
             dropout=m.dropout,
+            **m.layer_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Captioned]]:

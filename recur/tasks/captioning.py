@@ -79,6 +79,7 @@ class ImageCaptioner(nn.Module):
         num_layers: int = 1,
         embedding_dim: int = 32,
         dropout: float = 0.0,
+        **layer_kwargs,
     ):
         super().__init__()
         self.encoder = nn.Sequential(
@@ -93,6 +94,7 @@ class ImageCaptioner(nn.Module):
             num_layers=num_layers,
             embedding_dim=embedding_dim,
             dropout=dropout,
+            **layer_kwargs,
         )
 
     def forward(self, images: Tensor, tokens: Tensor, lengths=None) -> Tensor:

@@ -258,6 +258,7 @@ class Classify(TaskSpec):
             bidirectional=m.bidirectional,
             dropout=m.dropout,
             pooling=m.pooling,
+            **m.layer_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:

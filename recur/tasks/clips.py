@@ -229,6 +229,7 @@ class ClipsTask(TaskSpec):
             num_layers=m.num_layers,
             bidirectional=m.bidirectional,
             dropout=m.dropout,
+            **m.layer_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:

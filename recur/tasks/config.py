@@ -7,6 +7,8 @@ Each task declares its own run configuration, a subclass of :class:`TaskConfig` 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from recur.layers.registry import LAYERS
@@ -22,6 +24,29 @@ class RecurrentConfig(Section):
     embedding_dim: int | None = Field(None, ge=1, description="token embedding / input projection")
     dropout: float = Field(0.0, ge=0, lt=1)
     bidirectional: bool = False
+    # inside the recurrence (recur.layers.base.RecurrentLayer) and initialisation (recur.init)
+    recurrent_dropout: float = Field(0.0, ge=0, lt=1, description="variational, on h_{t-1}")
+    zoneout: float = Field(0.0, ge=0, lt=1, description="keep each unit's h (and c) with p")
+    weight_drop: float = Field(0.0, ge=0, lt=1, description="DropConnect on W_hh")
+    init: Literal["default", "orthogonal", "identity", "xavier", "chrono"] | None = None
+    forget_bias: float | None = Field(None, description="forget-gate bias of gated cells")
+
+    def layer_options(self) -> dict:
+        """The recurrent layer's keyword options this configuration sets (not the defaults)."""
+        options = {
+            "recurrent_dropout": self.recurrent_dropout,
+            "zoneout": self.zoneout,
+            "weight_drop": self.weight_drop,
+            "init": self.init,
+            "forget_bias": self.forget_bias,
+        }
+        return {k: v for k, v in options.items() if v not in (0.0, None)}
+
+    def check_no_layer_options(self, model: str) -> None:
+        """ValueError when layer options are set for a model that cannot take them yet."""
+        if self.layer_options():
+            keys = ", ".join(f"model.{k}" for k in self.layer_options())
+            raise ValueError(f"{keys}: not supported by the {model} yet")
 
     @field_validator("cell")
     @classmethod

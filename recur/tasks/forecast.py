@@ -276,6 +276,7 @@ class Forecast(TaskSpec):
     def build_model(self, config: ForecastConfig, meta: dict) -> nn.Module:
         m, columns, steps = config.model, len(meta["columns"]), meta["output_steps"]
         if m.kind == "esn":
+            m.check_no_layer_options("Echo State Network (--model esn)")
             return ReservoirForecaster(
                 columns,
                 steps,
@@ -295,6 +296,7 @@ class Forecast(TaskSpec):
             bidirectional=m.bidirectional,
             dropout=m.dropout,
             embedding_dim=m.embedding_dim,
+            **m.layer_options(),
         )
 
     def score(self, saved: SavedRun, series: Series, origins: range) -> tuple[dict, np.ndarray]:

@@ -109,6 +109,7 @@ class LanguageModelling(TaskSpec):
             embedding_dim=m.embedding_dim,
             dropout=m.dropout,
             tie_weights=m.tie_weights,
+            **m.layer_options(),
         )
 
     def dump_meta(self, vocab: Vocab) -> str:

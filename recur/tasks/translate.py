@@ -227,6 +227,7 @@ class Translate(TaskSpec):
 
     def build_model(self, config: TranslateConfig, meta: dict) -> Seq2Seq:
         m, target = config.model, TokenVocab.from_json(meta["target_vocab"])
+        m.check_no_layer_options("translate task's Seq2Seq")
         return Seq2Seq(
             len(meta["source_vocab"]),
             len(target),
