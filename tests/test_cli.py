@@ -162,7 +162,7 @@ def fails(args, capsys, match):
         (["--batch-size", "0"], "data.batch_size"),
         (["--dropout", "1.5"], "model.dropout"),
         (["--lr", "-1"], "optim.lr"),
-        (["--max-steps", "none", "--max-time", "none"], "expected max_steps or max_time"),
+        (["--max-steps", "none", "--max-time", "none"], "expected max_steps, max_time or epochs"),
         (["--hidden-size", "big"], "argument --hidden-size: invalid int value: 'big'"),
         (["--bidirectional"], "model.bidirectional: a language model reads left to right"),
         (["--batch-size", "2000"], "fewer than one batch"),

@@ -117,6 +117,15 @@ def test_no_header_columns_by_index(tmp_path):
     assert main(args) == 0
 
 
+def test_epochs_set_the_step_budget(tmp_path):
+    data = reviews(tmp_path / "d.csv", 100, seed=6)  # 90 training rows, batches of 16: 5 steps
+    run = tmp_path / "run"
+    args = train_args(data, run, "--epochs", "3", "--max-steps", "none", "--max-time", "none")
+    assert main(args) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in records) == 15
+
+
 # ---------------------------------------------------------------- bad input: exit 2, one line
 def fails(args, capsys, *needles):
     assert main(args) == 2

@@ -66,6 +66,7 @@ COMMON = [
     ("--plateau-patience", "optim.plateau_patience", int, "plateau: evaluations to wait (2)"),
     ("--max-steps", "train.max_steps", optional(int), "step budget (none)"),
     ("--max-time", "train.max_time", optional(float), "time budget in seconds (120; none)"),
+    ("--epochs", "train.epochs", optional(int), "passes over the training data (none)"),
     ("--eval-every", "train.eval_every", int, "steps between evaluations + checkpoints (250)"),
     ("--log-every", "train.log_every", int, "steps between metrics records (10)"),
     ("--early-stopping", "train.early_stopping", optional(int), "patience in evaluations"),

@@ -75,11 +75,11 @@ class ExampleTask:
         return torch.randperm(len(self.splits["train"]), generator=generator)
 
     @property
-    def batches_per_epoch(self) -> int:
+    def steps_per_epoch(self) -> int:
         return len(self.splits["train"]) // self.batch_size
 
     def train_batch(self) -> Any:
-        if self.batch >= self.batches_per_epoch:
+        if self.batch >= self.steps_per_epoch:
             self.epoch, self.batch = self.epoch + 1, 0
             self._order = self._permutation(self.epoch)
         start = self.batch * self.batch_size

@@ -38,6 +38,7 @@ class LoopConfig(Section):
 
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
     max_time: float | None = Field(120.0, gt=0, description="stop after this many seconds")
+    epochs: int | None = Field(None, ge=1, description="stop after this many passes over the data")
     eval_every: int = Field(250, ge=1, description="steps between evaluations and checkpoints")
     log_every: int = Field(10, ge=1, description="steps between metrics.jsonl records")
     early_stopping: int | None = Field(
@@ -51,6 +52,6 @@ class LoopConfig(Section):
 
     @model_validator(mode="after")
     def _bounded(self) -> LoopConfig:
-        if self.max_steps is None and self.max_time is None:
-            raise ValueError("expected max_steps or max_time (or both): training must end")
+        if self.max_steps is None and self.max_time is None and self.epochs is None:
+            raise ValueError("expected max_steps, max_time or epochs: training must end")
         return self

@@ -78,8 +78,13 @@ class LanguageModelTask:
             )
 
     # ------------------------------------------------------------------ training
+    @property
+    def steps_per_epoch(self) -> int:
+        """Windows in one pass over this process's rows of the training split."""
+        return num_windows(self.train_rows, self.bptt)
+
     def train_batch(self) -> tuple[Tensor, Tensor]:
-        if self.window >= num_windows(self.train_rows, self.bptt):
+        if self.window >= self.steps_per_epoch:
             self.epoch, self.window, self.carry = self.epoch + 1, 0, None
         pos = self.window * self.bptt
         chunk = self.train_rows[:, pos : pos + self.bptt + 1]

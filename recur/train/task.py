@@ -17,6 +17,8 @@ class Task(Protocol):
     #: how the loss is shown (progress, plots): ``loss * loss_scale`` in ``loss_unit``
     loss_unit: str
     loss_scale: float
+    #: batches in one pass over the training data (what ``LoopConfig.epochs`` counts)
+    steps_per_epoch: int
 
     def train_batch(self) -> Any:
         """The next training batch of this process's shard (advances the cursor)."""

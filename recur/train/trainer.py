@@ -4,7 +4,8 @@ One step: learning rate from the schedule -> the task's next batch and mean loss
 (DistributedDataParallel averages gradients across processes) -> clip by value, then by global
 norm -> optimiser step. Every ``log_every`` steps a record goes to metrics.jsonl; every
 ``eval_every`` steps the task evaluates on "valid", the plateau schedule and early stopping look
-at the result, and a checkpoint is written. Training stops when the step or time budget is spent
+at the result, and a checkpoint is written. ``loop.epochs`` becomes a step budget (epochs x the
+task's steps per epoch). Training stops when the step or time budget is spent
 (whichever first) or on early stopping, with a last log record, evaluation and checkpoint; or on
 Ctrl-C, after the current step, with a checkpoint only (a resume then continues exactly).
 
@@ -71,6 +72,9 @@ class Trainer:
         dist: Dist | None = None,
         metadata: dict[str, str] | None = None,
     ):
+        if loop.epochs is not None:  # a step budget, so that schedules know the horizon
+            steps = loop.epochs * task.steps_per_epoch
+            loop = loop.model_copy(update={"max_steps": min(loop.max_steps or steps, steps)})
         self.task, self.model, self.loop, self.optim_config = task, model, loop, optim
         self.dist = dist or Dist()
         self.run = run if self.dist.main else None
