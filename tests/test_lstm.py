@@ -78,3 +78,47 @@ def test_torch_calling_conventions():
     torch.testing.assert_close(lstm(x, hx=h0)[0], lstm(x, h0)[0])
     with pytest.raises(ValueError, match="hx: give the initial state as state or as hx"):
         lstm(x, h0, hx=h0)
+
+
+# ---------------------------------------------------------------- torch's oneDNN LSTM in inference
+def test_inference_that_needs_nothing_else_runs_torch_lstm(monkeypatch):
+    torch.manual_seed(0)
+    ours = recur.LSTM(5, 128, num_layers=2, bidirectional=True, batch_first=True).eval()
+    native = recur.LSTM(5, 128, num_layers=2, bidirectional=True, batch_first=True, impl="native")
+    native.load_state_dict(ours.state_dict())
+    x, h0 = torch.randn(3, 9, 5), torch.randn(4, 3, 128)
+    calls = []
+    real = torch.lstm
+    monkeypatch.setattr(torch, "lstm", lambda *a: calls.append(1) or real(*a))
+    with torch.no_grad():
+        y, (h, c) = ours(x, (h0, h0))
+        y_native, (h_native, c_native) = native.eval()(x, (h0, h0))
+    assert calls == [1]
+    torch.testing.assert_close(y, y_native, rtol=0, atol=1e-5)
+    torch.testing.assert_close((h, c), (h_native, c_native), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make, call",
+    [
+        (lambda: recur.LSTM(5, 128), lambda m, x: m(x)),  # gradients wanted
+        (lambda: recur.LSTM(5, 128, impl="native"), "no_grad"),
+        (lambda: recur.LSTM(5, 128, proj_size=3), "no_grad"),
+        (lambda: recur.LSTM(5, 128, zoneout=0.1).eval(), "no_grad"),
+        (lambda: recur.LSTM(5, 128, num_layers=2, dropout=0.5), "no_grad"),  # training dropout
+        (lambda: recur.LSTM(5, 128, dtype=torch.float64), "no_grad"),
+        (lambda: recur.LSTM(5, 128), lambda m, x: m(x, lengths=[9, 4])),
+        (lambda: recur.LSTM(5, 64), "no_grad"),  # small: the native loop is faster
+        (lambda: recur.LSTM(5, 128), lambda m, x: m(x[:, :1])),  # batch 1, with gradients
+    ],
+)
+def test_recur_engines_serve_every_other_call(make, call, monkeypatch):
+    monkeypatch.setattr(torch, "lstm", lambda *a: pytest.fail("torch.lstm was called"))
+    module = make()
+    x = torch.randn(9, 2, 5, dtype=module.weight_hh_l0.dtype)
+    if call == "no_grad":
+        with torch.no_grad():
+            module(x)
+            module(x[:, :1])  # batch 1: the native loop is faster
+    else:
+        call(module, x)
