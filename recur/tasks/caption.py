@@ -43,7 +43,7 @@ from recur.data.vocab import TokenVocab
 from recur.plots.captions import plot_captions
 from recur.tasks.captioning import Captioned, Captioning, ImageCaptioner, join
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, split_off
+from recur.tasks.examples import ExampleTask, held_out_name, split_off
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
@@ -270,7 +270,7 @@ class Caption(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Captioned]]:
         """(name, examples) of the run's test split, else its validation split."""
         splits = self.splits(saved.config, saved.meta)
-        name = split if split in splits else ("test" if "test" in splits else "valid")
+        name = held_out_name(splits, split)
         return name, splits[name]
 
     def problem(self, saved: SavedRun, args=None) -> Captioning:

@@ -33,7 +33,7 @@ from recur.data.vocab import LabelSet, TokenVocab
 from recur.models.classifier import SequenceClassifier
 from recur.plots.confusion import plot_confusion
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, chunks, split_off
+from recur.tasks.examples import ExampleTask, chunks, held_out_name, split_off
 from recur.tasks.scores import accuracy, confusion_matrix, macro_f1
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
@@ -140,7 +140,7 @@ class Classify(TaskSpec):
     options = (
         Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
         Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify: test data for the final report"),
+        Option("--test", "data.test_path", str, "test data for the final report"),
         Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
         Option("--text-column", "data.text_column", str, "text column (name or index)"),
         Option("--label-column", "data.label_column", str, "label column (name or index)"),
@@ -264,7 +264,7 @@ class Classify(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:
         """(name, examples) of the run's test split, else its validation split."""
         splits = self.splits(saved.config, saved.meta)
-        name = split if split in splits else ("test" if "test" in splits else "valid")
+        name = held_out_name(splits, split)
         return name, splits[name]
 
     def finish(self, saved: SavedRun, summary: dict, args: argparse.Namespace) -> None:

@@ -44,7 +44,7 @@ from recur.models.cnn_lstm import CNNLSTM
 from recur.plots.confusion import plot_confusion
 from recur.tasks.classify import SequenceClassification
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, split_off
+from recur.tasks.examples import ExampleTask, held_out_name, split_off
 from recur.tasks.scores import confusion_matrix
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
@@ -235,7 +235,7 @@ class ClipsTask(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:
         """(name, examples) of the run's test split, else its validation split."""
         splits = self.splits(saved.config, saved.meta)
-        name = split if split in splits else ("test" if "test" in splits else "valid")
+        name = held_out_name(splits, split)
         return name, splits[name]
 
     def score(self, saved: SavedRun, examples, batch_size=None) -> tuple[dict, Tensor]:

@@ -52,7 +52,7 @@ from recur.plots.confusion import plot_confusion
 from recur.plots.saliency import plot_saliency
 from recur.tasks.classify import SequenceClassification
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, split_off
+from recur.tasks.examples import ExampleTask, held_out_name, split_off
 from recur.tasks.scores import confusion_matrix
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
@@ -203,7 +203,7 @@ class Dna(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, Sequences, list]:
         """(name, raw sequences, examples) of the run's test split, else its validation split."""
         raw = self.raw_splits(saved.config)
-        name = split if split in raw else ("test" if "test" in raw else "valid")
+        name = held_out_name(raw, split)
         return name, raw[name], self.encode(raw[name], saved.meta, saved.config.data)
 
     def score(self, saved: SavedRun, examples, batch_size: int | None = None):

@@ -111,6 +111,13 @@ class ExampleTask:
         self._order = self._permutation(self.epoch)
 
 
+def held_out_name(available, split: str | None = None) -> str:
+    """The split a run reports on: ``split`` when it has one, else "test", else "valid"."""
+    if split in available:
+        return split
+    return "test" if "test" in available else "valid"
+
+
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Consecutive slices of at most ``size`` items (evaluation batches)."""
     for start in range(0, len(items), size):

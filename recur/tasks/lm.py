@@ -69,7 +69,7 @@ class LanguageModelling(TaskSpec):
     meta_file = "vocab.json"
     options = (
         Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--level", "data.level", str, "lm: char (default) or word"),
+        Option("--level", "data.level", str, "char or word tokens (lm: char; classify: word)"),
         Option("--test-fraction", "data.test_fraction", float, "share held out for testing"),
         Option("--max-vocab", "data.max_vocab", int, "word tokens: vocabulary size cap"),
         Option("--bptt", "data.bptt", int, "lm: tokens per truncated-BPTT window (64)"),

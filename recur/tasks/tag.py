@@ -44,7 +44,7 @@ from recur.models.pooling import IGNORE_INDEX, masked_cross_entropy
 from recur.models.tagger import SequenceTagger
 from recur.plots.confusion import plot_confusion
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, chunks, split_off
+from recur.tasks.examples import ExampleTask, chunks, held_out_name, split_off
 from recur.tasks.scores import accuracy, confusion_matrix
 from recur.tasks.spans import is_bio, scores_by_type, span_scores
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
@@ -217,7 +217,7 @@ class Tag(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:
         """(name, examples) of the run's test split, else its validation split."""
         corpora = self.corpora(saved.config)
-        name = split if split in corpora else ("test" if "test" in corpora else "valid")
+        name = held_out_name(corpora, split)
         return name, self.encode(corpora[name], saved.meta)
 
     def score(self, saved: SavedRun, examples, batch_size: int | None = None):

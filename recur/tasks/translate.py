@@ -40,7 +40,7 @@ from recur.models.seq2seq import Seq2Seq
 from recur.plots.attention import save_attention_heatmap
 from recur.tasks import parallel
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
-from recur.tasks.examples import ExampleTask, split_off
+from recur.tasks.examples import ExampleTask, held_out_name, split_off
 from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
 from recur.tasks.translation import Decoded, Pair, Translation, join
 from recur.train.config import LoopConfig, OptimConfig
@@ -248,7 +248,7 @@ class Translate(TaskSpec):
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Pair]]:
         """(name, pairs) of the run's test split, else its validation split."""
         splits = self.splits(saved.config, saved.meta)
-        name = split if split in splits else ("test" if "test" in splits else "valid")
+        name = held_out_name(splits, split)
         return name, splits[name]
 
     def problem(self, saved: SavedRun, args=None) -> Translation:
