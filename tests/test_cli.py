@@ -254,6 +254,10 @@ def test_bad_resumes(corpus, trained, tmp_path, capsys):
     config["data"]["path"] = str(same_symbols)
     (copy / "config.json").write_text(json.dumps(config))
     fails(["train", "--resume", str(copy)], capsys, "data_sha256 differs")
+    vocab = (copy / "vocab.json").read_bytes()
+    (copy / "vocab.json").unlink()
+    fails(["train", "--resume", str(copy)], capsys, "vocab.json is missing")
+    (copy / "vocab.json").write_bytes(vocab)
 
     # a damaged checkpoint is detected and not loaded
     config["data"]["path"] = str(corpus)

@@ -164,8 +164,12 @@ def train(
     torch.manual_seed(config.train.seed)
     prepared = spec.prepare(config, dist)
     meta_text = spec.dump_meta(prepared.meta)
-    if resuming and (run / spec.meta_file).read_text(encoding="utf-8") != meta_text:
-        raise ValueError(f"resume: {run / spec.meta_file} differs from the data (did it change?)")
+    if resuming:
+        saved_meta = run / spec.meta_file
+        if not saved_meta.is_file():
+            raise ValueError(f"resume: {saved_meta} is missing; is {run.path} a {spec.name} run?")
+        if saved_meta.read_text(encoding="utf-8") != meta_text:
+            raise ValueError(f"resume: {saved_meta} differs from the data (did it change?)")
     torch.manual_seed(config.train.seed + dist.rank)  # each process its own dropout masks
     reporter = make_reporter(args.quiet, dist.main)
     trainer = Trainer(
