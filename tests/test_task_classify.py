@@ -117,6 +117,32 @@ def test_no_header_columns_by_index(tmp_path):
     assert main(args) == 0
 
 
+def test_resume_after_a_crash_reaches_the_same_losses(tmp_path, monkeypatch):
+    from recur.train.trainer import Trainer
+
+    data = reviews(tmp_path / "d.csv", 120, seed=7)
+    args = ("--dropout", "0.2", "--max-steps", "35", "--eval-every", "10", "--log-every", "5")
+
+    def losses(run):
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r.get("loss"), r.get("valid_loss")) for r in map(json.loads, lines)]
+
+    assert main(train_args(data, tmp_path / "whole", *args)) == 0
+    step = Trainer._train_step
+
+    def crash_at_23(self, spent):
+        if self.step == 23:
+            raise RuntimeError("simulated crash")
+        step(self, spent)
+
+    monkeypatch.setattr(Trainer, "_train_step", crash_at_23)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        main(train_args(data, tmp_path / "crashed", *args))
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(tmp_path / "crashed"), "--quiet"]) == 0
+    assert losses(tmp_path / "crashed") == losses(tmp_path / "whole")
+
+
 def test_epochs_set_the_step_budget(tmp_path):
     data = reviews(tmp_path / "d.csv", 100, seed=6)  # 90 training rows, batches of 16: 5 steps
     run = tmp_path / "run"
