@@ -1,5 +1,6 @@
 """`recur train` as separate processes: killed with SIGKILL then resumed, and DDP under torchrun."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from recur.cli.main import main
-from recur.train.checkpoint import load_tensors
+from recur.train.checkpoint import load_tensors, unflatten
 from recur.train.run import RunDir
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -92,3 +93,37 @@ def test_two_processes_match_one_with_the_same_global_batch(corpus, tmp_path):
     b, _ = load_tensors(tmp_path / "one/model.safetensors")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_a_supervised_task_under_two_processes_matches_one(tmp_path):
+    """classify's ExampleTask shards each global batch by rows, like the language model."""
+    data = tmp_path / "series.ts"
+    rows = []
+    generator = torch.Generator().manual_seed(0)
+    for k in range(64):
+        label = k % 2
+        values = torch.randn(8, generator=generator) + (1.0 if label else -1.0)
+        rows.append(",".join(f"{v:.4f}" for v in values.tolist()) + f":{label}")
+    data.write_text("@dimensions 1\n@classLabel true 0 1\n@data\n" + "\n".join(rows) + "\n")
+    args = [
+        "train", "--task", "classify", "--data", str(data), "--hidden-size", "16",
+        "--batch-size", "16", "--max-steps", "12", "--eval-every", "6", "--log-every", "3",
+        "--quiet",
+    ]  # fmt: skip
+    ddp = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    launcher += ["--standalone", "-m", "recur"]
+    done = subprocess.run(
+        [*launcher, *args, "--run-dir", str(ddp)], env=ENV, capture_output=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert main([*args, "--run-dir", str(tmp_path / "one")]) == 0
+    two, one = losses(ddp), losses(tmp_path / "one")
+    assert [r["step"] for r in two] == [r["step"] for r in one] and len(one) == 6
+    for a, b in zip(two, one):
+        for key in set(a) - {"step"}:
+            assert a[key] == pytest.approx(b[key], rel=1e-4), key
+    # the two processes read different halves of each batch: 12 steps x 16 examples in all
+    tensors, metadata = load_tensors(ddp / "checkpoint.safetensors")
+    counters = unflatten(json.loads(metadata["state"])["counters"], tensors)
+    assert counters["tokens"] == 12 * 16
