@@ -14,6 +14,11 @@ from torch import Tensor
 from recur.engine.scan import exporting
 
 
+def tracing() -> bool:
+    """True while torch.export or torch.compile traces: no branching on tensor values."""
+    return exporting() or torch.compiler.is_compiling()
+
+
 def check_lengths(lengths, batch: int, steps: int) -> Tensor:
     """Validate ``lengths`` (a sequence or 1-D integer tensor) and return it as int64 on CPU."""
     given = lengths
@@ -30,7 +35,7 @@ def check_lengths(lengths, batch: int, steps: int) -> Tensor:
             f"got {tuple(lengths.shape)}"
         )
     lengths = lengths.to("cpu", torch.int64)
-    if exporting():  # a traced graph cannot branch on values (recur.export)
+    if tracing():  # a traced graph cannot branch on values (recur.export, torch.compile)
         return lengths
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise ValueError(
@@ -43,9 +48,10 @@ def check_lengths(lengths, batch: int, steps: int) -> Tensor:
 def valid_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor | None:
     """(T, B, 1) boolean mask of valid steps, or None when every sequence is full length.
 
-    Under torch.export the mask is always built: the traced graph serves any lengths.
+    Under torch.export and torch.compile the mask is always built: the traced graph serves any
+    lengths.
     """
-    if not exporting() and bool((lengths == steps).all()):
+    if not tracing() and bool((lengths == steps).all()):
         return None
     time = torch.arange(steps, device=device).unsqueeze(1)
     return (time < lengths.to(device).unsqueeze(0)).unsqueeze(2)

@@ -2,8 +2,9 @@
 
 Layered as kernel -> binding -> engine: ``csrc/`` holds the C++ (one file per cell family,
 registered as ``torch.ops.recur_native``), :mod:`.build` compiles and loads it on first use,
-:mod:`.kernels` maps cell classes to kernels, and :mod:`.function` is the engine function with
-its ``autograd.Function``.
+:mod:`.kernels` maps cell classes to kernels, :mod:`.function` is the engine function with its
+``autograd.Function``, and :mod:`.compiled` wraps the kernels as custom operators that
+torch.compile traces.
 """
 
 from recur.engine.native.build import load, status

@@ -107,6 +107,12 @@ def load() -> bool:
     return _status.available
 
 
+# Under torch.compile, Dynamo calls load() while tracing and keeps its result as a constant
+# instead of tracing the lock and the file system: the marker torch.compiler.assume_constant_result
+# sets, set here directly because that function imports torch._dynamo (a second at import).
+load._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
 def _load() -> None:
     try:
         directory = build_directory()

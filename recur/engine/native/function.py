@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from recur.cells.base import Cell, Params, State
-from recur.engine.native import build
+from recur.engine.native import build, compiled
 from recur.engine.native.kernels import Kernel, kernel_for
 from recur.engine.regularisation import Regularisation
 
@@ -63,7 +63,12 @@ def run_native(
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (xp, *state0, *tensors)
     )
-    if needs_grad:
+    if torch.compiler.is_compiling():  # traceable custom operators (.compiled)
+        out = compiled.native_forward(
+            kernel.family, xp, list(state0), [t for t in tensors if t is not None],
+            [t is not None for t in tensors], valid, *regularisation, ints, reals, needs_grad,
+        )  # fmt: skip
+    elif needs_grad:
         out = _NativeRecurrence.apply(
             kernel, ints, reals, valid, regularisation, xp, len(state0), *state0, *tensors
         )
