@@ -43,3 +43,8 @@ def file_digest(*paths: str | Path | None) -> str:
             digest.update(Path(path).read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def demo_digest(settings: dict) -> str:
+    """sha256 of a generated demo's settings, which determine its data as files would."""
+    return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from recur.data.tables import DataError, where
+from recur.data.tables import DataError, read_text_file, where
 
 DOCSTART = "-DOCSTART-"
 
@@ -51,14 +51,7 @@ class Tagged:
 def read_conll(path: str | Path, tagged: bool = True) -> Tagged:
     """The sentences of a CoNLL-style file (see the module docstring); DataError on problems."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{where(path)} does not exist or is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{where(path)} is not UTF-8 text (byte {error.start})") from None
-    if not text.strip():
-        raise DataError(f"{where(path)} is empty")
+    text = read_text_file(path)
     tokens: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[list[int]] = []

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from recur.data.tables import DataError, where
+from recur.data.tables import DataError, read_text_file, where
 
 SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".frn", ".seq")
 BASES = "ACGT"
@@ -101,14 +101,7 @@ class Records:
 def read_fasta(path: str | Path, labelled: bool = True) -> Records:
     """The records of a FASTA file (see the module docstring); DataError on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{where(path)} does not exist or is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{where(path)} is not UTF-8 text (byte {error.start})") from None
-    if not text.strip():
-        raise DataError(f"{where(path)} is empty")
+    text = read_text_file(path)
     ids: list[str] = []
     labels: list[str | None] = []
     lines: list[int] = []

@@ -86,9 +86,9 @@ def parse_number(text: str, path, line: int, column: str) -> float:
     return value
 
 
-def read_table(path: str | Path, header: bool = True) -> Table:
-    """Read a CSV, TSV or JSONL file (see the module docstring); DataError on any problem."""
-    path = Path(path)
+def read_text_file(path: Path) -> str:
+    """The text of a user's UTF-8 file (a byte-order mark is dropped); DataError when it is
+    missing, not UTF-8 or empty."""
     if not path.is_file():
         raise DataError(f"{where(path)} does not exist or is not a file")
     try:
@@ -97,6 +97,13 @@ def read_table(path: str | Path, header: bool = True) -> Table:
         raise DataError(f"{where(path)} is not UTF-8 text (byte {error.start})") from None
     if not text.strip():
         raise DataError(f"{where(path)} is empty")
+    return text
+
+
+def read_table(path: str | Path, header: bool = True) -> Table:
+    """Read a CSV, TSV or JSONL file (see the module docstring); DataError on any problem."""
+    path = Path(path)
+    text = read_text_file(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return _read_jsonl(path, text)
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","

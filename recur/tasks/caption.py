@@ -44,7 +44,7 @@ from recur.plots.captions import plot_captions
 from recur.tasks.captioning import Captioned, Captioning, ImageCaptioner, join
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, held_out_name, split_off
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import NO_HEADER, SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
 DEMO = "scikit-learn digits"
@@ -166,10 +166,8 @@ class Caption(TaskSpec):
     summary = "caption images (table of image files, or .npz); demo: digits named"
     config = CaptionConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify, translate, caption: test data"),
-        Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
+        *SPLIT_OPTIONS,
+        NO_HEADER,
         Option("--image-column", "data.image_column", str, "caption: image file column"),
         Option("--text-column", "data.text_column", str, "text column (name or index)"),
         Option("--channels", "data.channels", int, "caption: images as grey (1) or RGB (3)"),

@@ -35,7 +35,7 @@ from recur.plots.confusion import plot_confusion
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, chunks, held_out_name, split_off
 from recur.tasks.scores import accuracy, confusion_matrix, macro_f1
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import NO_HEADER, SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
 DEMO = "JapaneseVowels"
@@ -122,15 +122,19 @@ class SequenceClassification:
         return torch.cat(probs), torch.cat(targets)
 
     def evaluate(self, model: nn.Module, examples) -> dict[str, float]:
-        probs, targets = self.outputs(model, examples)
+        return self.score(*self.outputs(model, examples))[0]
+
+    def score(self, probs: Tensor, targets: Tensor) -> tuple[dict[str, float], Tensor]:
+        """(metrics, confusion matrix) of outputs already computed by :meth:`outputs`."""
         loss = F.nll_loss(probs.clamp_min(1e-12).log(), targets)
         confusion = confusion_matrix(probs.argmax(-1), targets, len(self.labels))
-        return {
+        metrics = {
             "loss": float(loss),
             "accuracy": accuracy(confusion),
             "macro_f1": macro_f1(confusion),
             "count": len(targets),
         }
+        return metrics, confusion
 
 
 class Classify(TaskSpec):
@@ -138,10 +142,8 @@ class Classify(TaskSpec):
     summary = "label texts (CSV/TSV/JSONL) or series (.ts); demo: JapaneseVowels speakers"
     config = ClassifyConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "test data for the final report"),
-        Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
+        *SPLIT_OPTIONS,
+        NO_HEADER,
         Option("--text-column", "data.text_column", str, "text column (name or index)"),
         Option("--label-column", "data.label_column", str, "label column (name or index)"),
         Option("--level", "data.level", str, "lm: char (default) or word; classify: word"),
@@ -286,9 +288,7 @@ class Classify(TaskSpec):
     def score(self, saved: SavedRun, examples) -> tuple[dict, Tensor]:
         problem = SequenceClassification(saved.meta["labels"], saved.config.data.batch_size)
         with torch.no_grad():
-            metrics = problem.evaluate(saved.model, examples)
-            probs, targets = problem.outputs(saved.model, examples)
-        return metrics, confusion_matrix(probs.argmax(-1), targets, len(saved.meta["labels"]))
+            return problem.score(*problem.outputs(saved.model, examples))
 
     def evaluate(self, saved: SavedRun, args: argparse.Namespace) -> dict:
         if args.data is not None:

@@ -25,7 +25,6 @@ Metrics: accuracy, macro-F1; a confusion-matrix PNG.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -35,7 +34,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from recur.data.bundled import file_digest
+from recur.data.bundled import demo_digest, file_digest
 from recur.data.generated import DIRECTIONS, moving_digit_clips
 from recur.data.images import load_npz, strings, unit_range
 from recur.data.tables import DataError, where
@@ -45,8 +44,7 @@ from recur.plots.confusion import plot_confusion
 from recur.tasks.classify import SequenceClassification
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, held_out_name, split_off
-from recur.tasks.scores import confusion_matrix
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
 DEMO = "moving digits (recur.data.generated)"
@@ -138,9 +136,7 @@ class ClipsTask(TaskSpec):
     summary = "classify clips of frames (.npz) with a CNN-LSTM; demo: direction of moving digits"
     config = ClipsConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify, translate, caption: test data"),
+        *SPLIT_OPTIONS,
         Option("--pooling", "model.pooling", str, "classify: last (default), mean or max"),
     )
 
@@ -205,7 +201,7 @@ class ClipsTask(TaskSpec):
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data = config.data
         if data.path is None:
-            digest = hashlib.sha256(repr(sorted(DEMO_SIZES.items())).encode()).hexdigest()
+            digest = demo_digest(DEMO_SIZES)
         else:
             digest = file_digest(data.path, data.valid_path, data.test_path)
         description = (
@@ -242,9 +238,7 @@ class ClipsTask(TaskSpec):
         labels = saved.meta["labels"]
         problem = SequenceClassification(labels, batch_size or saved.config.data.batch_size)
         with torch.no_grad():
-            metrics = problem.evaluate(saved.model, examples)
-            probs, targets = problem.outputs(saved.model, examples)
-        return metrics, confusion_matrix(probs.argmax(-1), targets, len(labels))
+            return problem.score(*problem.outputs(saved.model, examples))
 
     def finish(self, saved: SavedRun, summary: dict, args: argparse.Namespace) -> None:
         name, examples = self.held_out(saved)

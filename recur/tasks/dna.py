@@ -31,7 +31,6 @@ chance for ~200 steps, then test accuracy reaches 1.000 and motif_found 0.98.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from recur.data.bundled import file_digest
+from recur.data.bundled import demo_digest, file_digest
 from recur.data.fasta import check_sequence, is_fasta, one_hot, read_fasta
 from recur.data.motifs import LABELS, MOTIF, planted_motifs
 from recur.data.tables import DataError, read_table, where
@@ -53,8 +52,7 @@ from recur.plots.saliency import plot_saliency
 from recur.tasks.classify import SequenceClassification
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, held_out_name, split_off
-from recur.tasks.scores import confusion_matrix
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import NO_HEADER, SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
 DEMO = "generated sequences with a planted motif (recur.data.motifs)"
@@ -118,10 +116,8 @@ class Dna(TaskSpec):
     summary = "classify DNA/RNA sequences (FASTA or a table); demo: find a planted motif"
     config = DnaConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify, translate, tag, dna: test data"),
-        Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
+        *SPLIT_OPTIONS,
+        NO_HEADER,
         Option("--text-column", "data.text_column", str, "text (dna: sequence) column"),
         Option("--label-column", "data.label_column", str, "label column (name or index)"),
         Option("--max-length", "data.max_length", int, "tokens/steps kept per sequence"),
@@ -174,7 +170,7 @@ class Dna(TaskSpec):
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
         if data.path is None:
-            digest = hashlib.sha256(repr(sorted(DEMO_SIZES.items())).encode()).hexdigest()
+            digest = demo_digest(DEMO_SIZES)
         else:
             digest = file_digest(data.path, data.valid_path, data.test_path)
         direction = "bidirectional" if m.bidirectional else "unidirectional"
@@ -212,9 +208,8 @@ class Dna(TaskSpec):
             saved.meta["labels"], batch_size or saved.config.data.batch_size
         )
         with torch.no_grad():
-            metrics = problem.evaluate(saved.model, examples)
             probs, targets = problem.outputs(saved.model, examples)
-        confusion = confusion_matrix(probs.argmax(-1), targets, len(saved.meta["labels"]))
+        metrics, confusion = problem.score(probs, targets)
         return metrics, confusion, probs
 
     def finish(self, saved: SavedRun, summary: dict, args: argparse.Namespace) -> None:

@@ -57,7 +57,7 @@ from recur.tasks.forecast_data import (
 )
 from recur.tasks.forecast_esn import RIDGES, ReservoirForecaster
 from recur.tasks.forecast_scores import in_sample_scale, report, truths
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import NO_HEADER, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig, Section
 
 FORECAST_PLOT = "forecast.png"
@@ -154,7 +154,7 @@ class Forecast(TaskSpec):
     config = ForecastConfig
     options = (
         Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
+        NO_HEADER,
         Option("--builtin", "data.builtin", str, "forecast: sunspots (default) or mackey-glass"),
         Option("--time-column", "data.time_column", str, "forecast: time stamps (rows sorted)"),
         Option("--value-column", "data.value_columns", str, "forecast: columns a,b (all others)"),

@@ -36,6 +36,15 @@ class Option(NamedTuple):
     value: Any = True
 
 
+#: the flags of a task whose data are training, validation and test files (SplitConfig)
+SPLIT_OPTIONS = (
+    Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
+    Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
+    Option("--test", "data.test_path", str, "test data for the final report"),
+)
+NO_HEADER = Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False)
+
+
 @dataclass
 class Prepared:
     """A task ready to train: the Trainer's task, the model, its meta and the data's identity."""

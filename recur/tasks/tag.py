@@ -25,7 +25,6 @@ training (names held out of the training sentences) get the right tag from their
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from recur.data.bundled import file_digest
+from recur.data.bundled import demo_digest, file_digest
 from recur.data.conll import Tagged, read_conll
 from recur.data.entities import generate_entities
 from recur.data.vocab import LabelSet, TokenVocab
@@ -47,7 +46,7 @@ from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, chunks, held_out_name, split_off
 from recur.tasks.scores import accuracy, confusion_matrix
 from recur.tasks.spans import is_bio, scores_by_type, span_scores
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.train.config import LoopConfig, OptimConfig
 
 DEMO = "generated entities (recur.data.entities)"
@@ -114,7 +113,10 @@ class Tagging:
         return probs, tags, total
 
     def evaluate(self, model: nn.Module, examples) -> dict[str, float]:
-        probs, tags, total = self.outputs(model, examples)
+        return self.score(examples, *self.outputs(model, examples))[0]
+
+    def score(self, examples, probs: list[Tensor], tags: list[Tensor], total: float):
+        """(metrics, confusion matrix, predicted tag ids) of outputs from :meth:`outputs`."""
         predicted = [p.argmax(-1) for p in probs]
         confusion = confusion_matrix(torch.cat(predicted), torch.cat(tags), len(self.tags))
         tokens = int(confusion.sum())
@@ -126,7 +128,7 @@ class Tagging:
         if self.bio:
             spans = span_scores(self.names(predicted), self.names(tags))
             metrics.update({key: spans[key] for key in ("precision", "recall", "f1")})
-        return {**metrics, "count": len(examples), "tokens": tokens}
+        return {**metrics, "count": len(examples), "tokens": tokens}, confusion, predicted
 
     def names(self, ids: list[Tensor]) -> list[list[str]]:
         return [[self.tags[i] for i in sentence.tolist()] for sentence in ids]
@@ -137,9 +139,7 @@ class Tag(TaskSpec):
     summary = "tag every token (CoNLL files: NER, chunks, POS); demo: generated named entities"
     config = TagConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify, translate, tag: test data"),
+        *SPLIT_OPTIONS,
         Option("--max-vocab", "data.max_vocab", int, "word tokens: vocabulary size cap"),
         Option("--word-dropout", "model.word_dropout", float, "tag: P(word -> <unk>) (0.1)"),
         Option("--unidirectional", "model.bidirectional", None, "tag, dna: one direction", False),
@@ -189,7 +189,7 @@ class Tag(TaskSpec):
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
         if data.path is None:
-            digest = hashlib.sha256(repr(sorted(DEMO_SIZES.items())).encode()).hexdigest()
+            digest = demo_digest(DEMO_SIZES)
         else:
             digest = file_digest(data.path, data.valid_path, data.test_path)
         direction = "bidirectional" if m.bidirectional else "unidirectional"
@@ -224,10 +224,8 @@ class Tag(TaskSpec):
         """(metrics, tag confusion matrix, per-type span scores or None) of tagged examples."""
         problem = Tagging(saved.meta["tags"], batch_size or saved.config.data.batch_size)
         with torch.no_grad():
-            metrics = problem.evaluate(saved.model, examples)
-            probs, tags, _ = problem.outputs(saved.model, examples)
-        predicted = [p.argmax(-1) for p in probs]
-        confusion = confusion_matrix(torch.cat(predicted), torch.cat(tags), len(problem.tags))
+            probs, tags, total = problem.outputs(saved.model, examples)
+        metrics, confusion, predicted = problem.score(examples, probs, tags, total)
         by_type = None
         if problem.bio:
             by_type = scores_by_type(problem.names(predicted), problem.names(tags))

@@ -25,7 +25,6 @@ the defaults reach exact match 0.999 on the test pairs in 300 steps (about 70 s 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import Literal
@@ -33,7 +32,7 @@ from typing import Literal
 import torch
 from pydantic import Field, field_validator
 
-from recur.data.bundled import file_digest
+from recur.data.bundled import demo_digest, file_digest
 from recur.data.dates import generate_dates
 from recur.data.vocab import TokenVocab
 from recur.models.seq2seq import Seq2Seq
@@ -41,7 +40,7 @@ from recur.plots.attention import save_attention_heatmap
 from recur.tasks import parallel
 from recur.tasks.config import RecurrentConfig, SplitConfig, TaskConfig
 from recur.tasks.examples import ExampleTask, held_out_name, split_off
-from recur.tasks.spec import Option, Prepared, SavedRun, TaskSpec
+from recur.tasks.spec import NO_HEADER, SPLIT_OPTIONS, Option, Prepared, SavedRun, TaskSpec
 from recur.tasks.translation import Decoded, Pair, Translation, join
 from recur.train.config import LoopConfig, OptimConfig
 
@@ -99,13 +98,11 @@ class Translate(TaskSpec):
     summary = "translate sentences (two text files or a table); demo: dates to ISO 8601"
     config = TranslateConfig
     options = (
-        Option("--data", "data.path", str, "training data (default: the task's built-in demo)"),
-        Option("--valid", "data.valid_path", str, "validation data (default: a split of --data)"),
-        Option("--test", "data.test_path", str, "classify, translate: test data for the report"),
+        *SPLIT_OPTIONS,
         Option("--target-data", "data.target_path", str, "translate: target file of --data"),
         Option("--valid-target-data", "data.valid_target_path", str, "translate: of --valid"),
         Option("--test-target-data", "data.test_target_path", str, "translate: of --test"),
-        Option("--no-header", "data.header", None, "CSV/TSV files have no header row", False),
+        NO_HEADER,
         Option("--source-column", "data.source_column", str, "source column (name or index)"),
         Option("--target-column", "data.target_column", str, "target column (name or index)"),
         Option("--level", "data.level", str, "lm, translate: char (default) or word"),
@@ -211,7 +208,7 @@ class Translate(TaskSpec):
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
         if data.path is None:
-            digest = hashlib.sha256(repr(sorted(DEMO_SIZES.items())).encode()).hexdigest()
+            digest = demo_digest(DEMO_SIZES)
         else:
             digest = file_digest(
                 data.path, data.target_path, data.valid_path, data.valid_target_path,
