@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recur.engine.scan import exporting
+from recur.engine.lengths import tracing
 
 
 class InputLayer(nn.Module):
@@ -73,8 +73,8 @@ class InputLayer(nn.Module):
                         f"{name}: expected non-empty token ids of shape (B, T), "
                         f"got {tuple(inputs.shape)}"
                     )
-                # A traced graph (recur.export) cannot branch on values: eager calls check them.
-                if not exporting():
+                # A traced graph (export, compile) cannot branch on values: eager calls check them.
+                if not tracing():
                     low, high = int(inputs.min()), int(inputs.max())
                     if low < 0 or high >= self.vocab_size:
                         raise ValueError(

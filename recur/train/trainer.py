@@ -195,10 +195,11 @@ class Trainer:
         value = loss.item()
         self.interval[0] += value * count
         self.interval[1] += count
-        self.interval[2] += float(norm)
+        norm = float(norm)
+        self.interval[2] += norm
         self.interval[3] += 1
         clip = self.optim_config.clip_norm
-        self.interval[4] += int(clip is not None and float(norm) > clip)
+        self.interval[4] += int(clip is not None and norm > clip)
         self.train_time += time.perf_counter() - begin
 
     def _log(self, spent: float) -> None:
