@@ -153,7 +153,10 @@ def _read_jsonl(path: Path, text: str) -> Table:
             raise DataError(f"{where(path, number)}: expected a JSON object, got {obj!r:.40}")
         for key, value in obj.items():
             if isinstance(value, (dict, list)):
-                raise DataError(f"{where(path, number)}: key {key!r} holds a nested value")
+                raise DataError(
+                    f"{where(path, number)}: key {key!r} holds a nested value; expected a "
+                    f"string, number, boolean or null, got {type(value).__name__}"
+                )
             if key not in columns:
                 columns.append(key)
         objects.append(obj)

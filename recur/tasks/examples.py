@@ -57,14 +57,14 @@ class ExampleTask:
                 f"got {batch_size}"
             )
         if not splits.get("train"):
-            raise ValueError("data: the training split is empty")
+            raise ValueError("data: expected at least one training example, got none")
         self.splits, self.problem, self.seed = splits, problem, seed
         self.batch_size = min(batch_size, len(splits["train"]))
         self.batch_size -= self.batch_size % self.dist.world  # whole rows for every process
         if self.batch_size == 0:
             raise ValueError(
-                f"data: {len(splits['train'])} training example(s) cannot be shared by "
-                f"{self.dist.world} processes"
+                f"data: expected at least one training example per process "
+                f"({self.dist.world}), got {len(splits['train'])}"
             )
         self.loss_unit, self.loss_scale = problem.loss_unit, problem.loss_scale
         self.epoch, self.batch = 0, 0
@@ -95,7 +95,9 @@ class ExampleTask:
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         if not self.splits.get(split):
-            raise ValueError(f"data: there is no {split} split to evaluate")
+            raise ValueError(
+                f"data: expected a non-empty {split} split to evaluate, got {sorted(self.splits)}"
+            )
         training = model.training
         model.eval()
         try:
