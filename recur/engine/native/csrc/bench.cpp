@@ -20,12 +20,15 @@ void gemm_bound(const Tensor& x_, const Tensor& w_ih_, const Tensor& w_hh_, bool
   Tensor hs = at::zeros({steps + 1, B, H}, opts);  // h_{t-1} of step t at hs[t]
   const float *xp = x.data_ptr<float>(), *wi = w_ih.data_ptr<float>();
   const float* wh = w_hh.data_ptr<float>();
+  const Tensor w_hh_t = transposed(w_hh);  // as the kernels: W_hh^T once, then mm_nn a step
+  const float* wht = w_hh_t.data_ptr<float>();
   float *a = gates.data_ptr<float>(), *h = hs.data_ptr<float>();
   mm_nt<float>(a, GH, xp, I, wi, I, rows, GH, I, 0.f);
   const int64_t work = steps * GH * (H + 8);
   for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
     for (int64_t t = 0; t < steps; ++t) {
-      mm_nt<float>(a + (t * B + b0) * GH, GH, h + (t * B + b0) * H, H, wh, H, b1 - b0, GH, H, 1.f);
+      mm_nn<float>(a + (t * B + b0) * GH, GH, h + (t * B + b0) * H, H, wht, GH, b1 - b0, GH, H,
+                   1.f);
     }
   });
   if (!training) return;

@@ -50,7 +50,8 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
   Tensor us = reg.dropout() ? at::empty({training ? steps : 1, B, H}, opts) : Tensor();
   Tensor h_cand = zone && training ? at::empty({steps, B, H}, opts) : Tensor();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({H}, opts);
-  const T* w_hh = p[0]->data_ptr<T>();
+  const Tensor w_hh_t = transposed(*p[0]);  // W_hh^T, the right-hand side mm_nn reads
+  const T* w_t = w_hh_t.data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
   const T* x = xp.data_ptr<T>();
   T* out = outputs.data_ptr<T>();
@@ -63,7 +64,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
       T* h = h_state + ((t % h_ring) * B + b0) * H;
       T* o = out + (t * B + b0) * H;
       T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : nullptr;
-      mm_nt<T>(zp, H, reg.input(h_prev, u, b0, nb, H), H, w_hh, H, nb, H, H, T(0));
+      mm_nn<T>(zp, H, reg.input(h_prev, u, b0, nb, H), H, w_t, H, nb, H, H, T(0));
       for (int64_t b = 0; b < nb; ++b) {
         const T* __restrict hp = h_prev + b * H;
         T* __restrict hb = h + b * H;

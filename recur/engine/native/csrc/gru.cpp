@@ -42,7 +42,8 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
   Tensor hs = valid ? at::empty({h_ring, B, H}, opts) : Tensor();
   Tensor us = reg.dropout() ? at::empty({saved, B, H}, opts) : Tensor();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
-  const T* w_hh = p[0]->data_ptr<T>();
+  const Tensor w_hh_t = transposed(*p[0]);  // W_hh^T, the right-hand side mm_nn reads
+  const T* w_t = w_hh_t.data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
   const T* x = xp.data_ptr<T>();
   T* out = outputs.data_ptr<T>();
@@ -58,7 +59,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
       // h_{t-1} W_hh^T: all three blocks (reset after) or (r, z) only (reset before).
       T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : nullptr;
       const T* h_in = reg.input(h_prev, u, b0, nb, H);
-      mm_nt<T>(a, GH, h_in, H, w_hh, H, nb, reset_after ? GH : 2 * H, H, T(0));
+      mm_nn<T>(a, GH, h_in, H, w_t, GH, nb, reset_after ? GH : 2 * H, H, T(0));
       for (int64_t b = 0; b < nb; ++b) {
         T* __restrict ab = a + b * GH;
         T* __restrict kb = k + b * H;
@@ -84,7 +85,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
         }
       }
       if constexpr (!reset_after) {
-        mm_nt<T>(a + 2 * H, GH, k, H, w_hh + 2 * H * H, H, nb, H, H, T(0));  // W_hn s
+        mm_nn<T>(a + 2 * H, GH, k, H, w_t + 2 * H, GH, nb, H, H, T(0));  // W_hn s
         for (int64_t b = 0; b < nb; ++b) {
           T* __restrict ab = a + b * GH;
           const T* __restrict xb = xt + b * GH;

@@ -82,7 +82,8 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   Tensor us = reg.dropout() ? at::empty({saved, B, H}, opts) : Tensor();
   const bool zone = reg.zoneout();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
-  const T* w_hh = p[0]->data_ptr<T>();
+  const Tensor w_hh_t = transposed(*p[0]);  // W_hh^T, the right-hand side mm_nn reads
+  const T* w_t = w_hh_t.data_ptr<T>();
   const T* bias = p[1].has_value() ? p[1]->data_ptr<T>() : zero_bias.data_ptr<T>();
   const T *gamma_hh = p[2]->data_ptr<T>(), *gamma_c = p[3]->data_ptr<T>();
   const T* beta_c = p[4]->data_ptr<T>();
@@ -105,7 +106,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
       T* o = out + (t * B + b0) * H;
       T* u = reg.dropout() ? us.data_ptr<T>() + st * H : nullptr;
       const T* h_in = reg.input(h_prev, u, b0, nb, H);
-      mm_nt<T>(a, GH, h_in, H, w_hh, H, nb, GH, H, T(0));  // r, normalised into r_hat below
+      mm_nn<T>(a, GH, h_in, H, w_t, GH, nb, GH, H, T(0));  // r, normalised into r_hat below
       for (int64_t b = 0; b < nb; ++b) {
         const T* __restrict cp = c_prev + b * H;
         T* __restrict cb = c + b * H;
