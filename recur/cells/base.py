@@ -112,9 +112,12 @@ class Cell:
                 p.uniform_(-bound, bound)
 
     # ----------------------------------------------------------------- math
-    def project_input(self, x: Tensor, params: Params) -> Tensor:
-        """xp = x W_ih^T + b_ih for all steps at once: (T, B, I) -> (T, B, G*H)."""
-        return F.linear(x, params["weight_ih"], params.get("bias_ih"))
+    def project_input(self, x: Tensor, params: Params, linear=F.linear) -> Tensor:
+        """xp = x W_ih^T + b_ih for all steps at once: (T, B, I) -> (T, B, G*H).
+
+        ``linear`` computes x Wᵀ + b (the engine may pass a faster one, same numbers to rounding).
+        """
+        return linear(x, params["weight_ih"], params.get("bias_ih"))
 
     def recurrent_params(self, params: Params) -> Params:
         """The tensors the time loop uses; a cell may transform them here (e.g. masking)."""

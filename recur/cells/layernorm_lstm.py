@@ -84,9 +84,9 @@ class LayerNormLSTMCell(Cell):
                 else:
                     p.uniform_(-bound, bound)
 
-    def project_input(self, x: Tensor, params: Params) -> Tensor:
+    def project_input(self, x: Tensor, params: Params, linear=F.linear) -> Tensor:
         """LN(x W_ih^T; γ_ih) + b_ih for all steps at once: (T, B, I) -> (T, B, 4H)."""
-        w_x = F.linear(x, params["weight_ih"])
+        w_x = linear(x, params["weight_ih"])
         gh = (w_x.shape[-1],)
         return F.layer_norm(w_x, gh, params["ln_weight_ih"], params.get("bias_ih"), EPS)
 

@@ -25,6 +25,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from recur.cells.base import Cell, Params, State
 from recur.engine import get_engine
 from recur.engine.lengths import check_lengths, reverse_sequences, valid_mask
+from recur.engine.native.linear import input_linear
 from recur.engine.regularisation import apply_zoneout, step_params
 from recur.init import check_scheme
 from recur.init import init as init_parameters
@@ -242,6 +243,7 @@ class RecurrentLayer(nn.Module):
 
     def _run_stack(self, x: Tensor, state0: State, lengths, valid) -> tuple[Tensor, State]:
         engine = get_engine(self.impl)
+        linear = input_linear(self.impl, x)
         regularisers, training = self.regularisers, self.training
         finals: list[State] = []
         for layer, cell in enumerate(self.cells):
@@ -250,7 +252,7 @@ class RecurrentLayer(nn.Module):
                 index = layer * self.num_directions + direction
                 params = self.cell_params(layer, direction)
                 inp = x if direction == 0 else reverse_sequences(x, lengths)
-                xp = cell.project_input(inp, params)
+                xp = cell.project_input(inp, params, linear)
                 start = tuple(s[index] for s in state0)
                 recurrent = regularisers.drop_weights(cell.recurrent_params(params), training)
                 reg = regularisers.draw(start, x.shape[0], training)

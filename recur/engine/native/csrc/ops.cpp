@@ -10,7 +10,8 @@
 //       -> [d_xp (T, B, G*H), *d_state0, *d_params (undefined where a parameter is absent)]
 // recurrent_mask (B, S_0), the zoneout probability and, in training, zoneout_noise (T, B, ΣS_k)
 // int16: the regularisation of recur/engine/regularisation.py (p = 0 and None: none).
-// plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound.
+// plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound, and the input projection's
+// linear_forward / linear_backward_input (linear.cpp).
 #include <torch/library.h>
 
 #include "common.h"
@@ -26,6 +27,8 @@ RECUR_DECLARE(gru)
 RECUR_DECLARE(elman)
 RECUR_DECLARE(lnlstm)
 void gemm_bound(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, bool training);
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias);
+Tensor linear_backward_input(const Tensor& dy, const Tensor& weight);
 
 }  // namespace recur_native
 
@@ -48,4 +51,8 @@ TORCH_LIBRARY(recur_native, m) {
   RECUR_DEFINE(m, lnlstm);
   m.def("gemm_bound(Tensor x, Tensor w_ih, Tensor w_hh, bool training) -> ()",
         &recur_native::gemm_bound);
+  m.def("linear_forward(Tensor x, Tensor weight, Tensor? bias) -> Tensor",
+        &recur_native::linear_forward);
+  m.def("linear_backward_input(Tensor dy, Tensor weight) -> Tensor",
+        &recur_native::linear_backward_input);
 }
