@@ -21,6 +21,10 @@ dense torch ``mv``; at 10,000 units 3.6 ms, 4.1 ms and 5.4 ms. The sparse produc
 compiled CSR kernel directly (``scipy.sparse._sparsetools``), skipping the argument checks of
 ``W @ x``; when that private module is missing the public ``W @ x`` is used instead, with the
 same result to rounding.
+
+Faster still, where recur's native library loads (:mod:`recur.engine.native`): the whole loop
+in C++ (``torch.ops.recur_native.reservoir_run``, csrc/reservoir.cpp), 2-4 µs a step at 500
+units; its tanh is 2σ(2z) − 1, within a few ulp of NumPy's. ``native=False`` keeps NumPy.
 """
 
 from __future__ import annotations
@@ -28,8 +32,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 import scipy.special
+import torch
 
+from recur.engine.native import load as load_native
 from recur.reservoir.checks import check_activation
+
+#: the native kernel's activation codes, in order (csrc/reservoir.cpp)
+NATIVE_ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 
 try:  # the compiled kernel behind ``csr_matrix @ vector``; private, hence the fallback
     from scipy.sparse._sparsetools import csr_matvec, csr_matvecs
@@ -56,6 +65,8 @@ class Reservoir:
         activation: ``"tanh"``, ``"identity"``, ``"relu"`` or ``"sigmoid"``.
         compiled: use scipy's compiled CSR kernel directly (default when available); ``False``
             forces the public ``W @ x``.
+        native: run the whole loop in recur's native library (default when it loads);
+            ``False`` keeps the NumPy loop above.
 
     Example::
 
@@ -63,7 +74,9 @@ class Reservoir:
         >>> states = reservoir.run(inputs @ W_in.T + b, x0=np.zeros(W.shape[0]))  # (T, N)
     """
 
-    def __init__(self, W, leak_rate: float = 1.0, activation: str = "tanh", compiled=None):
+    def __init__(
+        self, W, leak_rate: float = 1.0, activation: str = "tanh", compiled=None, native=None
+    ):
         self.W = scipy.sparse.csr_matrix(W)
         self.W.sort_indices()
         self.size = self.W.shape[0]
@@ -72,6 +85,10 @@ class Reservoir:
         if compiled and csr_matvec is None:
             raise ValueError("compiled: scipy.sparse._sparsetools is not available in this scipy")
         self.compiled = csr_matvec is not None if compiled is None else bool(compiled)
+        self.native = bool(native) if native is not None else load_native()
+        if self.native and not load_native():
+            raise ValueError("native: recur's native library is not available here")
+        self._csr = None  # W's CSR arrays as torch tensors, made on the first native run
 
     def accumulate_(self, x: np.ndarray, z: np.ndarray) -> None:
         """z += W x, in place; x and z are (N,) or C-contiguous (N, B) of W's dtype."""
@@ -105,6 +122,29 @@ class Reservoir:
                 f"got dtype {drive.dtype} with strides {drive.strides}"
             )
         x = np.ascontiguousarray(x0, dtype=drive.dtype)
+        if self.native and len(drive):
+            self._run_native(drive, x)
+            return drive
         for z in drive:
             x = self.step(x, z)
         return drive
+
+    def _run_native(self, drive: np.ndarray, x0: np.ndarray) -> None:
+        if self._csr is None:
+            W = self.W
+            index = np.result_type(W.indptr, W.indices)  # int32 unless W is huge
+            self._csr = (
+                torch.from_numpy(W.indptr.astype(index)),
+                torch.from_numpy(W.indices.astype(index)),
+                torch.from_numpy(W.data),
+            )
+        indptr, indices, data = self._csr
+        torch.ops.recur_native.reservoir_run(
+            torch.from_numpy(drive),
+            indptr,
+            indices,
+            data,
+            torch.from_numpy(x0),
+            self.leak_rate,
+            NATIVE_ACTIVATIONS.index(self.activation),
+        )

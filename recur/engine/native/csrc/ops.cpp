@@ -11,7 +11,8 @@
 // recurrent_mask (B, S_0), the zoneout probability and, in training, zoneout_noise (T, B, ΣS_k)
 // int16: the regularisation of recur/engine/regularisation.py (p = 0 and None: none).
 // plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound, and the input projection's
-// linear_forward / linear_backward_input (linear.cpp).
+// linear_forward / linear_backward_input (linear.cpp), and the Echo State Network's
+// reservoir_run (reservoir.cpp).
 #include <torch/library.h>
 
 #include "common.h"
@@ -29,6 +30,8 @@ RECUR_DECLARE(lnlstm)
 void gemm_bound(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, bool training);
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias);
 Tensor linear_backward_input(const Tensor& dy, const Tensor& weight);
+Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& indices,
+                     const Tensor& data, const Tensor& x0, double leak, int64_t activation);
 
 }  // namespace recur_native
 
@@ -55,4 +58,7 @@ TORCH_LIBRARY(recur_native, m) {
         &recur_native::linear_forward);
   m.def("linear_backward_input(Tensor dy, Tensor weight) -> Tensor",
         &recur_native::linear_backward_input);
+  m.def("reservoir_run(Tensor(a!) drive, Tensor indptr, Tensor indices, Tensor data, Tensor x0, "
+        "float leak, int activation) -> Tensor(a!)",
+        &recur_native::reservoir_run);
 }

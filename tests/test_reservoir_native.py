@@ -1,0 +1,84 @@
+"""The reservoir update's native loop (csrc/reservoir.cpp) against the NumPy/SciPy one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+
+from recur.engine import native
+from recur.reservoir import kernel
+from recur.reservoir.kernel import Reservoir
+
+needs_native = pytest.mark.skipif(not native.load(), reason="the native engine did not build")
+
+
+def run_both(W, leak, activation, drive, x0):
+    results = []
+    for use_native in (True, False):
+        reservoir = Reservoir(W, leak, activation, native=use_native)
+        results.append(reservoir.run(drive.copy(), x0))
+    return results
+
+
+@needs_native
+@pytest.mark.parametrize("activation", ["tanh", "identity", "relu", "sigmoid"])
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("batch", [None, 3])
+def test_matches_the_numpy_loop(activation, dtype, tol, batch):
+    rng = np.random.default_rng(0)
+    n, steps = 40, 25
+    W = scipy.sparse.random(n, n, density=0.1, random_state=1, dtype=dtype) * 0.8
+    shape = (steps, n) if batch is None else (steps, n, batch)
+    drive = rng.standard_normal(shape).astype(dtype)
+    x0 = rng.standard_normal(shape[1:]).astype(dtype)
+    native_states, numpy_states = run_both(W, 0.6, activation, drive, x0)
+    np.testing.assert_allclose(native_states, numpy_states, rtol=tol, atol=tol)
+
+
+@needs_native
+def test_states_written_into_the_columns_of_a_wider_matrix():
+    """ESN features hold the states as columns [3, 3 + N) of each row: steps are not adjacent."""
+    rng = np.random.default_rng(1)
+    n = 30
+    W = scipy.sparse.random(n, n, density=0.2, random_state=2) * 0.5
+    features = rng.standard_normal((12, n + 7))
+    expected = Reservoir(W, 1.0, "tanh", native=False).run(
+        features[:, 3 : 3 + n].copy(), np.ones(n)
+    )
+    Reservoir(W, 1.0, "tanh", native=True).run(features[:, 3 : 3 + n], np.ones(n))
+    np.testing.assert_allclose(features[:, 3 : 3 + n], expected, rtol=0, atol=1e-13)
+
+
+@needs_native
+def test_int64_indices_as_for_huge_matrices():
+    W = scipy.sparse.random(20, 20, density=0.3, random_state=3, format="csr")
+    W.indptr, W.indices = W.indptr.astype(np.int64), W.indices.astype(np.int64)
+    drive = np.random.default_rng(2).standard_normal((6, 20))
+    native_states, numpy_states = run_both(W, 0.5, "tanh", drive, np.zeros(20))
+    np.testing.assert_allclose(native_states, numpy_states, rtol=0, atol=1e-13)
+
+
+@needs_native
+def test_kernel_rejects_a_non_contiguous_step():
+    W = scipy.sparse.identity(4, format="csr")
+    indptr, indices = (torch.from_numpy(a) for a in (W.indptr, W.indices))
+    drive = torch.zeros(3, 8, dtype=torch.float64)[:, ::2]
+    with pytest.raises(RuntimeError, match=r"every drive\[t\] must be contiguous"):
+        torch.ops.recur_native.reservoir_run(
+            drive,
+            indptr,
+            indices,
+            torch.from_numpy(W.data),
+            torch.zeros(4, dtype=torch.float64),
+            1.0,
+            0,
+        )
+
+
+def test_native_asked_for_where_it_cannot_load(monkeypatch):
+    monkeypatch.setattr(kernel, "load_native", lambda: False)
+    with pytest.raises(ValueError, match="native: recur's native library is not available here"):
+        Reservoir(scipy.sparse.identity(3), native=True)
+    assert not Reservoir(scipy.sparse.identity(3)).native
