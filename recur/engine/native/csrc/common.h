@@ -13,15 +13,11 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <bit>
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -240,62 +236,6 @@ inline void for_batch_slices(int64_t batch, int64_t work_per_row, const F& f) {
   at::parallel_for(0, slices, 1, [&](int64_t first, int64_t last) {
     for (int64_t s = first; s < last; ++s) f(s * batch / slices, (s + 1) * batch / slices);
   });
-}
-
-// ------------------------------------------------------------------ unit slices
-// The other way to share a step: by hidden units. Units meet only in the next step's recurrent
-// product, so each thread can own units [u0, u1) of every row, compute their pre-activations
-// from its own rows of W_hh, run their pointwise step, and wait at a barrier until h_t is
-// whole. Each thread then reads 1/n of W_hh a step, which stays in its core's L2 cache, where
-// batch slices each stream all of it: with 2 threads at (B, H) = (32, 256) the recurrent
-// products ran 1.2x faster split by units, and no faster once W_hh fits L2 anyway (H = 128) or
-// its share does not (H = 512, 2 MiB each). One barrier a step is the price, so layers use it
-// only where it pays (see unit_slices) and fall back to batch slices otherwise.
-constexpr int64_t kUnitSliceMinBytes = 512 << 10;  // W_hh size from which units are split
-constexpr int64_t kUnitSliceMaxBytes = 4 << 20;  // ... and up to which (exclusive)
-constexpr int64_t kUnitAlign = 16;  // units per slice a multiple of one AVX-512 float vector
-
-// RECUR_STEP_SPLIT=batch or =units forces one way to split every step (the tests run both at
-// small shapes); unset or auto: by size, as below.
-enum class StepSplit { kAuto, kBatch, kUnits };
-
-inline StepSplit step_split_setting() {
-  const char* value = std::getenv("RECUR_STEP_SPLIT");
-  if (value == nullptr || std::strcmp(value, "auto") == 0 || *value == '\0') {
-    return StepSplit::kAuto;
-  }
-  if (std::strcmp(value, "batch") == 0) return StepSplit::kBatch;
-  TORCH_CHECK(std::strcmp(value, "units") == 0,
-              "RECUR_STEP_SPLIT must be auto, batch or units, got '", value, "'");
-  return StepSplit::kUnits;
-}
-
-// How many unit slices a layer with `units` hidden units and a W_hh of `weight_bytes` uses: 1
-// (use batch slices instead) unless W_hh is in the range where the split pays.
-inline int64_t unit_slices(int64_t units, int64_t weight_bytes) {
-  const StepSplit setting = step_split_setting();
-  if (at::in_parallel_region() || setting == StepSplit::kBatch) return 1;
-  if (setting == StepSplit::kUnits) {
-    return std::min<int64_t>(at::get_num_threads(), (units + kUnitAlign - 1) / kUnitAlign);
-  }
-  if (weight_bytes < kUnitSliceMinBytes || weight_bytes >= kUnitSliceMaxBytes) return 1;
-  return std::min<int64_t>(at::get_num_threads(), units / (2 * kUnitAlign));
-}
-
-// f(u0, u1, sync) on each of `slices` threads, sync() a barrier of all of them. The units are
-// split by the threads OpenMP actually starts (a team may be smaller than asked for).
-template <typename F>
-inline void for_unit_slices(int64_t units, int64_t slices, const F& f) {
-#pragma omp parallel num_threads(static_cast<int>(slices))
-  {
-    const int64_t n = omp_get_num_threads(), s = omp_get_thread_num();
-    const int64_t share = (units + n - 1) / n;
-    const int64_t chunk = (share + kUnitAlign - 1) / kUnitAlign * kUnitAlign;
-    const auto sync = [] {
-#pragma omp barrier
-    };
-    f(std::min(units, s * chunk), std::min(units, (s + 1) * chunk), sync);
-  }
 }
 
 // ------------------------------------------------------------------ arguments

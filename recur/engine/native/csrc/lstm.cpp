@@ -30,11 +30,92 @@
 //   backward in: grads = [d_outputs?, d_h_n?, d_c_n?], forward = [outputs, saved...]
 //   backward out: [d_xp (T, B, G*H), d_h0, d_c0, d_weight_hh, d_bias_hh, d_weight_hr, d_p_i,
 //                 d_p_f, d_p_o] (undefined where the parameter is absent).
-#include "lstm_rows.h"
-#include "lstm_units.h"
+#include "common.h"
 
 namespace recur_native {
 namespace {
+
+enum Variant : int64_t { kLSTM = 0, kPeephole = 1, kCIFG = 2 };
+
+// Offsets of the gate blocks in a row of G*H: LSTM and peephole (i, f, g, o), CIFG (i, g, o).
+template <int V>
+struct Gates {
+  static constexpr int64_t i = 0, f = 1, g = V == kCIFG ? 1 : 2, o = V == kCIFG ? 2 : 3;
+};
+
+// One row of one step. `a` holds h_{t-1} W_hh^T on entry and the activations on exit.
+template <typename T, int V>
+inline void forward_row(int64_t H, const T* __restrict x, const T* __restrict bias,
+                        T* __restrict a, const T* __restrict cp, T* __restrict c,
+                        T* __restrict m, const T* __restrict pi, const T* __restrict pf,
+                        const T* __restrict po) {
+  using G = Gates<V>;
+  T* ai = a + G::i * H;
+  T* af = a + G::f * H;
+  T* ag = a + G::g * H;
+  T* ao = a + G::o * H;
+  const T *xi = x + G::i * H, *xf = x + G::f * H, *xg = x + G::g * H, *xo = x + G::o * H;
+  const T *bi = bias + G::i * H, *bf = bias + G::f * H, *bg = bias + G::g * H;
+  const T* bo = bias + G::o * H;
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    T zi = ai[j] + xi[j] + bi[j];
+    T zo = ao[j] + xo[j] + bo[j];
+    if constexpr (V == kPeephole) zi += pi[j] * cp[j];
+    const T i = sigmoid(zi);
+    const T g = tanh_(ag[j] + xg[j] + bg[j]);
+    T f;
+    if constexpr (V == kCIFG) {
+      f = T(1) - i;
+    } else {
+      T zf = af[j] + xf[j] + bf[j];
+      if constexpr (V == kPeephole) zf += pf[j] * cp[j];
+      f = sigmoid(zf);
+      af[j] = f;
+    }
+    const T cn = f * cp[j] + i * g;
+    if constexpr (V == kPeephole) zo += po[j] * cn;
+    const T o = sigmoid(zo);
+    ai[j] = i;
+    ag[j] = g;
+    ao[j] = o;
+    c[j] = cn;
+    m[j] = o * tanh_(cn);
+  }
+}
+
+// One row of the backward step: reads dm and dc, writes the gate gradients and dc_{t-1} in dc.
+template <typename T, int V>
+inline void backward_row(int64_t H, const T* __restrict a, const T* __restrict cp,
+                         const T* __restrict c, const T* __restrict dm, T* __restrict dc,
+                         T* __restrict d, const T* __restrict pi, const T* __restrict pf,
+                         const T* __restrict po) {
+  using G = Gates<V>;
+  const T *ai = a + G::i * H, *af = a + G::f * H, *ag = a + G::g * H, *ao = a + G::o * H;
+  T *di = d + G::i * H, *df = d + G::f * H, *dg = d + G::g * H, *dout = d + G::o * H;
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = ai[j], g = ag[j], o = ao[j];
+    const T tc = tanh_(c[j]);
+    const T da_o = dm[j] * tc * o * (T(1) - o);
+    T dcj = dc[j] + dm[j] * o * (T(1) - tc * tc);
+    if constexpr (V == kPeephole) dcj += da_o * po[j];
+    dg[j] = dcj * i * (T(1) - g * g);
+    dout[j] = da_o;
+    if constexpr (V == kCIFG) {
+      di[j] = dcj * (g - cp[j]) * i * (T(1) - i);
+      dc[j] = dcj * (T(1) - i);
+    } else {
+      const T f = af[j];
+      const T da_i = dcj * g * i * (T(1) - i);
+      const T da_f = dcj * cp[j] * f * (T(1) - f);
+      di[j] = da_i;
+      df[j] = da_f;
+      dc[j] = dcj * f;
+      if constexpr (V == kPeephole) dc[j] += da_i * pi[j] + da_f * pf[j];
+    }
+  }
+}
 
 template <typename T, int V>
 TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
@@ -67,62 +148,51 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   T* h_state = valid ? hs.data_ptr<T>() : out;  // where h_t lives
   const int64_t h_ring = valid ? ring : steps;
   const int64_t work = steps * GH * (P + 8) + (proj ? steps * P * H : 0);  // per batch row
-  const int64_t by_units =
-      proj || reg.dropout() ? 1 : unit_slices(H, GH * P * static_cast<int64_t>(sizeof(T)));
-  if (by_units > 1) {
-    forward_by_units<T, V>({steps, B, H, ring, h_ring, training, valid, x, bias, w_t,
-                            h0.data_ptr<T>(), c0.data_ptr<T>(), pi, pf, po,
-                            gates.data_ptr<T>(), cs.data_ptr<T>(), h_state, out,
-                            zone && training ? c_cand.data_ptr<T>() : nullptr},
-                           reg, by_units);
-  } else {
-    for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
-      const int64_t nb = b1 - b0;
-      const T* h_prev = h0.data_ptr<T>() + b0 * P;
-      const T* c_prev = c0.data_ptr<T>() + b0 * H;
-      for (int64_t t = 0; t < steps; ++t) {
-        T* a = gates.data_ptr<T>() + ((training ? t : 0) * B + b0) * GH;
-        T* c = cs.data_ptr<T>() + ((t % ring) * B + b0) * H;
-        T* h = h_state + ((t % h_ring) * B + b0) * P;
-        T* m = proj ? ms.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : h;
-        const int64_t ldm = proj ? H : P;
-        T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * P : nullptr;
-        mm_nn<T>(a, GH, reg.input(h_prev, u, b0, nb, P), P, w_t, GH, nb, GH, P, T(0));
+  for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    const T* h_prev = h0.data_ptr<T>() + b0 * P;
+    const T* c_prev = c0.data_ptr<T>() + b0 * H;
+    for (int64_t t = 0; t < steps; ++t) {
+      T* a = gates.data_ptr<T>() + ((training ? t : 0) * B + b0) * GH;
+      T* c = cs.data_ptr<T>() + ((t % ring) * B + b0) * H;
+      T* h = h_state + ((t % h_ring) * B + b0) * P;
+      T* m = proj ? ms.data_ptr<T>() + ((training ? t : 0) * B + b0) * H : h;
+      const int64_t ldm = proj ? H : P;
+      T* u = reg.dropout() ? us.data_ptr<T>() + ((training ? t : 0) * B + b0) * P : nullptr;
+      mm_nn<T>(a, GH, reg.input(h_prev, u, b0, nb, P), P, w_t, GH, nb, GH, P, T(0));
+      for (int64_t b = 0; b < nb; ++b) {
+        if (!is_valid(valid, t, B, b0 + b)) {  // padded: keep the state, output zero
+          std::copy(c_prev + b * H, c_prev + (b + 1) * H, c + b * H);
+          if (proj) std::fill(m + b * H, m + (b + 1) * H, T(0));
+          continue;
+        }
+        forward_row<T, V>(H, x + (t * B + b0 + b) * GH, bias, a + b * GH, c_prev + b * H,
+                          c + b * H, m + b * ldm, pi, pf, po);
+      }
+      if (proj) mm_nn<T>(h, P, m, H, w_hr, P, nb, P, H, T(0));
+      if (zone) {
         for (int64_t b = 0; b < nb; ++b) {
-          if (!is_valid(valid, t, B, b0 + b)) {  // padded: keep the state, output zero
-            std::copy(c_prev + b * H, c_prev + (b + 1) * H, c + b * H);
-            if (proj) std::fill(m + b * H, m + (b + 1) * H, T(0));
+          T* cand = training ? c_cand.data_ptr<T>() + (t * B + b0 + b) * H : nullptr;
+          if (!is_valid(valid, t, B, b0 + b)) {  // keep c̃ finite: dp_o reads it times zero
+            if (cand != nullptr) std::copy(c + b * H, c + (b + 1) * H, cand);
             continue;
           }
-          T* ab = a + b * GH;
-          forward_row<T, V>(H, H, x + (t * B + b0 + b) * GH, bias, ab, H, ab, c_prev + b * H,
-                            c + b * H, m + b * ldm, pi, pf, po);
+          reg.blend(c + b * H, c_prev + b * H, cand, t, b0 + b, P, H);
+          reg.blend(h + b * P, h_prev + b * P, nullptr, t, b0 + b, 0, P);
         }
-        if (proj) mm_nn<T>(h, P, m, H, w_hr, P, nb, P, H, T(0));
-        if (zone) {
-          for (int64_t b = 0; b < nb; ++b) {
-            T* cand = training ? c_cand.data_ptr<T>() + (t * B + b0 + b) * H : nullptr;
-            if (!is_valid(valid, t, B, b0 + b)) {  // keep c̃ finite: dp_o reads it times zero
-              if (cand != nullptr) std::copy(c + b * H, c + (b + 1) * H, cand);
-              continue;
-            }
-            reg.blend(c + b * H, c_prev + b * H, cand, t, b0 + b, P, H);
-            reg.blend(h + b * P, h_prev + b * P, nullptr, t, b0 + b, 0, P);
-          }
-        }
-        if (valid) {
-          T* o = out + (t * B + b0) * P;
-          for (int64_t b = 0; b < nb; ++b) {
-            const bool keep = is_valid(valid, t, B, b0 + b);
-            if (!keep) std::copy(h_prev + b * P, h_prev + (b + 1) * P, h + b * P);
-            for (int64_t j = 0; j < P; ++j) o[b * P + j] = keep ? h[b * P + j] : T(0);
-          }
-        }
-        h_prev = h;
-        c_prev = c;
       }
-    });
-  }
+      if (valid) {
+        T* o = out + (t * B + b0) * P;
+        for (int64_t b = 0; b < nb; ++b) {
+          const bool keep = is_valid(valid, t, B, b0 + b);
+          if (!keep) std::copy(h_prev + b * P, h_prev + (b + 1) * P, h + b * P);
+          for (int64_t j = 0; j < P; ++j) o[b * P + j] = keep ? h[b * P + j] : T(0);
+        }
+      }
+      h_prev = h;
+      c_prev = c;
+    }
+  });
   TensorList result{outputs, at::empty({B, P}, opts), at::empty({B, H}, opts)};
   const T* h_last = h_state + ((steps - 1) % h_ring) * B * P;
   const T* c_last = cs.data_ptr<T>() + ((steps - 1) % ring) * B * H;
@@ -162,84 +232,73 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   Tensor carry_c = zone ? at::empty({B, H}, opts) : Tensor();  // k ⊙ dc_t
   Tensor masked = reg.dropout() ? at::empty({B, P}, opts) : Tensor();  // da W_hh before m ⊙
   const int64_t work = steps * GH * (P + 8) + (proj ? steps * P * H : 0);  // per batch row
-  const int64_t by_units =
-      proj || reg.dropout() ? 1 : unit_slices(H, GH * P * static_cast<int64_t>(sizeof(T)));
-  if (by_units > 1) {
-    backward_by_units<T, V>({steps, B, H, valid, d_out, w_hh, gates.data_ptr<T>(),
-                             c_cells.data_ptr<T>(), cs.data_ptr<T>(), c0.data_ptr<T>(), pi, pf,
-                             po, d_xp.data_ptr<T>(), dh.data_ptr<T>(), d_c0.data_ptr<T>(),
-                             zone ? carry_h.data_ptr<T>() : nullptr,
-                             zone ? carry_c.data_ptr<T>() : nullptr},
-                            reg, by_units);
-  } else {
-    for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
-      const int64_t nb = b1 - b0;
-      T* dc = d_c0.data_ptr<T>() + b0 * H;
-      T* dh_cur = dh.data_ptr<T>() + b0 * P;
-      T* dh_next = dh_cur + B * P;
-      T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * P : nullptr;
-      T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
-      T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * P : nullptr;
-      for (int64_t t = steps - 1; t >= 0; --t) {
-        const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
-        const T* c = c_cells.data_ptr<T>() + (t * B + b0) * H;
-        const T* c_prev = (t ? cs.data_ptr<T>() + (t - 1) * B * H : c0.data_ptr<T>()) + b0 * H;
-        T* d = d_xp.data_ptr<T>() + (t * B + b0) * GH;
-        // dh_t = carried dh + d_outputs[t] on valid rows; padded rows pass dh straight through.
-        T* dm = dh_cur;
-        if (proj) {
-          T* dh_t = dhs.data_ptr<T>() + (t * B + b0) * P;
-          for (int64_t b = 0; b < nb; ++b) {
-            const bool keep = is_valid(valid, t, B, b0 + b);
-            const T* g_out = d_out ? d_out + (t * B + b0 + b) * P : nullptr;
-            for (int64_t j = 0; j < P; ++j) {
-              dh_t[b * P + j] = keep ? dh_cur[b * P + j] + (g_out ? g_out[j] : T(0)) : T(0);
-              dh_next[b * P + j] = keep ? T(0) : dh_cur[b * P + j];
-            }
-          }
-          if (zone) {  // dh_t splits into the carry and the cell's share before reaching m
-            for (int64_t b = 0; b < nb; ++b) {
-              if (is_valid(valid, t, B, b0 + b)) {
-                reg.split(dh_t + b * P, carry_h_b0 + b * P, t, b0 + b, 0, P);
-              }
-            }
-          }
-          dm = dm_buffer.data_ptr<T>() + b0 * H;
-          mm_nn<T>(dm, H, dh_t, P, w_hr, H, nb, H, P, T(0));
-        }
+  for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    T* dc = d_c0.data_ptr<T>() + b0 * H;
+    T* dh_cur = dh.data_ptr<T>() + b0 * P;
+    T* dh_next = dh_cur + B * P;
+    T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * P : nullptr;
+    T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
+    T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * P : nullptr;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
+      const T* c = c_cells.data_ptr<T>() + (t * B + b0) * H;
+      const T* c_prev = (t ? cs.data_ptr<T>() + (t - 1) * B * H : c0.data_ptr<T>()) + b0 * H;
+      T* d = d_xp.data_ptr<T>() + (t * B + b0) * GH;
+      // dh_t = carried dh + d_outputs[t] on valid rows; padded rows pass dh straight through.
+      T* dm = dh_cur;
+      if (proj) {
+        T* dh_t = dhs.data_ptr<T>() + (t * B + b0) * P;
         for (int64_t b = 0; b < nb; ++b) {
-          if (!is_valid(valid, t, B, b0 + b)) {
-            std::fill(d + b * GH, d + (b + 1) * GH, T(0));
-            if (!proj) std::copy(dh_cur + b * P, dh_cur + (b + 1) * P, dh_next + b * P);
-            continue;
-          }
-          T* dm_b = dm + b * H;
-          if (!proj) {
-            if (d_out) {
-              const T* g_out = d_out + (t * B + b0 + b) * P;
-  #pragma omp simd
-              for (int64_t j = 0; j < P; ++j) dm_b[j] += g_out[j];
-            }
-            if (valid) std::fill(dh_next + b * P, dh_next + (b + 1) * P, T(0));
-            if (zone) reg.split(dm_b, carry_h_b0 + b * P, t, b0 + b, 0, P);
-          }
-          if (zone) reg.split(dc + b * H, carry_c_b0 + b * H, t, b0 + b, P, H);
-          backward_row<T, V>(H, H, a + b * GH, c_prev + b * H, c + b * H, dm_b, dc + b * H,
-                             d + b * GH, pi, pf, po);
-          if (zone) {
-            T* __restrict dcb = dc + b * H;
-            const T* __restrict kc = carry_c_b0 + b * H;
-  #pragma omp simd
-            for (int64_t j = 0; j < H; ++j) dcb[j] += kc[j];
+          const bool keep = is_valid(valid, t, B, b0 + b);
+          const T* g_out = d_out ? d_out + (t * B + b0 + b) * P : nullptr;
+          for (int64_t j = 0; j < P; ++j) {
+            dh_t[b * P + j] = keep ? dh_cur[b * P + j] + (g_out ? g_out[j] : T(0)) : T(0);
+            dh_next[b * P + j] = keep ? T(0) : dh_cur[b * P + j];
           }
         }
-        // With a mask, padded rows left their dh in dh_next: accumulate onto it.
-        reg.backward_gemm(dh_next, d, GH, w_hh, P, b0, nb, P, GH, valid ? T(1) : T(0), masked_b0);
-        if (zone) add_carry(dh_next, carry_h_b0, valid, t, B, b0, nb, P);
-        std::swap(dh_cur, dh_next);
+        if (zone) {  // dh_t splits into the carry and the cell's share before reaching m
+          for (int64_t b = 0; b < nb; ++b) {
+            if (is_valid(valid, t, B, b0 + b)) {
+              reg.split(dh_t + b * P, carry_h_b0 + b * P, t, b0 + b, 0, P);
+            }
+          }
+        }
+        dm = dm_buffer.data_ptr<T>() + b0 * H;
+        mm_nn<T>(dm, H, dh_t, P, w_hr, H, nb, H, P, T(0));
       }
-    });
-  }
+      for (int64_t b = 0; b < nb; ++b) {
+        if (!is_valid(valid, t, B, b0 + b)) {
+          std::fill(d + b * GH, d + (b + 1) * GH, T(0));
+          if (!proj) std::copy(dh_cur + b * P, dh_cur + (b + 1) * P, dh_next + b * P);
+          continue;
+        }
+        T* dm_b = dm + b * H;
+        if (!proj) {
+          if (d_out) {
+            const T* g_out = d_out + (t * B + b0 + b) * P;
+#pragma omp simd
+            for (int64_t j = 0; j < P; ++j) dm_b[j] += g_out[j];
+          }
+          if (valid) std::fill(dh_next + b * P, dh_next + (b + 1) * P, T(0));
+          if (zone) reg.split(dm_b, carry_h_b0 + b * P, t, b0 + b, 0, P);
+        }
+        if (zone) reg.split(dc + b * H, carry_c_b0 + b * H, t, b0 + b, P, H);
+        backward_row<T, V>(H, a + b * GH, c_prev + b * H, c + b * H, dm_b, dc + b * H,
+                           d + b * GH, pi, pf, po);
+        if (zone) {
+          T* __restrict dcb = dc + b * H;
+          const T* __restrict kc = carry_c_b0 + b * H;
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) dcb[j] += kc[j];
+        }
+      }
+      // With a mask, padded rows left their dh in dh_next: accumulate onto it.
+      reg.backward_gemm(dh_next, d, GH, w_hh, P, b0, nb, P, GH, valid ? T(1) : T(0), masked_b0);
+      if (zone) add_carry(dh_next, carry_h_b0, valid, t, B, b0, nb, P);
+      std::swap(dh_cur, dh_next);
+    }
+  });
   const int64_t rows = steps * B;
   TensorList result{d_xp, at::empty({B, P}, opts), d_c0};
   const T* dh0 = dh.data_ptr<T>() + (steps % 2) * B * P;  // every slice swapped T times
