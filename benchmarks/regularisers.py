@@ -2,21 +2,26 @@
 
 One training step (forward and backward of a loss over all outputs) of recur.LSTM and recur.GRU
 on the default engine, plain and with each regulariser (recurrent dropout, zoneout, weight drop,
-then all three), timed interleaved in one process as in :mod:`benchmarks.rnn`; the cost is the
-median time over the plain layer's, minus one. Every variant has the same weights.
+then all three), timed in one process, every variant once per repetition. The cost is the median
+over repetitions of the variant's time over the plain layer's in the same repetition, minus one:
+paired, so that the machine's speed drifting between repetitions (on a shared machine by more
+than the costs measured here) cancels. Every variant has the same weights.
 
     python -m benchmarks.regularisers                       # (64, 100, 128, 128), LSTM and GRU
-    python -m benchmarks.regularisers --shape 32 50 64 64 --repeats 15 --json out.json
+    python -m benchmarks.regularisers --shape 32 50 64 64 --repeats 31 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import time
+from collections.abc import Callable
 
 import torch
 
-from benchmarks.rnn import SPECS, environment, interleaved_medians, training_step
+from benchmarks.rnn import SPECS, environment, training_step
 
 SHAPE = (64, 100, 128, 128)
 SETTINGS = {
@@ -28,27 +33,45 @@ SETTINGS = {
 }
 
 
-def measure(shape=SHAPE, repeats: int = 9, layers=("LSTM", "GRU")) -> list[dict]:
+def paired_times(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of one call of each run, ``repeats`` times, all runs once per repetition.
+
+    The order rotates from repetition to repetition, so that no run always follows the same one.
+    """
+    for run in runs.values():  # warm-up: allocator, oneDNN primitive cache, the native build
+        run()
+        run()
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for repetition in range(repeats):
+        shift = repetition % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def measure(shape=SHAPE, repeats: int = 15, layers=("LSTM", "GRU")) -> list[dict]:
     """One row per layer and setting: seconds per training step and the cost over "none"."""
     batch, steps, input_size, hidden_size = shape
     torch.manual_seed(0)
     x = torch.randn(steps, batch, input_size)
-    runs = {}
+    rows = []
     for name in layers:
         plain = SPECS[name].make(input_size, hidden_size)
+        runs = {}
         for label, options in SETTINGS.items():
             layer = SPECS[name].make(input_size, hidden_size, **options)
             layer.load_state_dict(plain.state_dict())
-            runs[f"{name} {label}"] = training_step(layer, x)
-    medians = interleaved_medians(runs, repeats)
-    rows = []
-    for name in layers:
-        base = medians[f"{name} none"]
-        for label in SETTINGS:
-            seconds = medians[f"{name} {label}"]
+            runs[label] = training_step(layer, x)
+        times = paired_times(runs, repeats)
+        for label, seconds in times.items():
+            median = statistics.median(seconds)
+            cost = statistics.median(t / base - 1 for t, base in zip(seconds, times["none"]))
             rows.append(dict(
-                shape=list(shape), layer=name, regulariser=label, seconds=seconds,
-                tokens_per_s=batch * steps / seconds, cost=seconds / base - 1,
+                shape=list(shape), layer=name, regulariser=label, seconds=median,
+                tokens_per_s=batch * steps / median, cost=cost,
             ))  # fmt: skip
     return rows
 
@@ -70,7 +93,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=4, default=SHAPE, metavar=("B", "T", "I", "H"))
     parser.add_argument("--layers", nargs="+", choices=tuple(SPECS), default=("LSTM", "GRU"))
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
@@ -80,7 +103,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = measure(tuple(args.shape), args.repeats, tuple(args.layers))
     env["load_average_after"] = environment()["load_average"]
     print(
-        f"torch {env['torch']}, {env['threads']} threads, {env['cpu']}, float32, median of "
+        f"torch {env['torch']}, {env['threads']} threads, {env['cpu']}, float32, medians of "
         f"{args.repeats}, fused engine: {env['recur_engine']['fused']}, load average "
         f"{env['load_average']} before, {env['load_average_after']} after"
     )

@@ -14,8 +14,17 @@ import pytest
 import torch
 
 import recur
-from recur.engine import ENGINES
+from recur.engine import ENGINES, native
 from recur.engine.reference import run_reference
+from recur.engine.regularisation import (
+    GAMMA,
+    MIX_1,
+    MIX_2,
+    Regularisation,
+    draw_seed,
+    threshold,
+    zoneout_noise,
+)
 from recur.layers.registry import LAYERS
 from recur.layers.regularisation import bernoulli_mask
 
@@ -65,9 +74,9 @@ def test_zoneout_mask_per_step_and_unit(calls):
     lstm(torch.randn(steps, batch, 8))
     (call,) = calls
     assert call["reg"].zoneout == p and call["reg"].recurrent_mask is None
-    noise = call["reg"].zoneout_noise
-    assert noise.shape == (steps, batch, 2 * hidden) and noise.dtype == torch.int16
-    keep = call["reg"].keep_mask()  # h and c side by side
+    seed = call["reg"].zoneout_seed
+    assert seed.shape == () and seed.dtype == torch.int64
+    keep = call["reg"].keep_mask(steps, batch, 2 * hidden)  # h and c side by side
     assert within(keep.double().mean().item(), p, keep.numel())
     assert not torch.equal(keep[0], keep[1])  # a new mask at every step
 
@@ -81,6 +90,72 @@ def test_bernoulli_mask_rate(p):
     for lane in range(4):  # each 16-bit lane of the 64-bit draws
         part = mask.flatten()[lane::4].double()
         assert within(part.mean().item(), p, part.numel())
+
+
+# ------------------------------------------------------------------ zoneout's noise
+def splitmix64_words(seed: int, count: int) -> list[int]:
+    """splitmix64's first ``count`` outputs from state ``seed``, in Python's exact integers."""
+    words, mask = [], (1 << 64) - 1
+    for i in range(1, count + 1):
+        z = (seed + i * GAMMA) & mask
+        z = ((z ^ (z >> 30)) * MIX_1) & mask
+        z = ((z ^ (z >> 27)) * MIX_2) & mask
+        words.append(z ^ (z >> 31))
+    return words
+
+
+@pytest.mark.parametrize("seed", [0, 1234567, -1, -(2**63), 2**63 - 1])
+def test_zoneout_noise_is_splitmix64(seed):
+    """Word w of row (t, b) is output (t B + b) W + w + 1 (W words a row), in lanes low first."""
+    steps, batch, width = 3, 5, 10  # width not a multiple of 4: the last word's lanes cut
+    words_per_row = 3
+    words = splitmix64_words(seed % 2**64, steps * batch * words_per_row)
+    lanes = [(word >> (16 * k)) & 0xFFFF for word in words for k in range(4)]
+    expected = torch.tensor([v - 2**16 if v >= 2**15 else v for v in lanes], dtype=torch.int16)
+    expected = expected.view(steps, batch, 4 * words_per_row)[..., :width]
+    assert torch.equal(zoneout_noise(torch.tensor(seed), steps, batch, width), expected)
+    if seed == 1234567:  # the published first output of splitmix64 from this state
+        assert words[0] == 6457827717110365317
+
+
+@pytest.mark.skipif(not native.load(), reason="the native engine did not build")
+@pytest.mark.parametrize(("steps", "batch", "width"), [(1, 1, 1), (7, 5, 13), (40, 64, 256)])
+def test_native_zoneout_noise_is_bit_identical(steps, batch, width):
+    """The kernels' inline generator, materialised, against the torch engines' function."""
+    torch.manual_seed(width)
+    for _ in range(3):
+        seed = draw_seed()
+        native_noise = torch.ops.recur_native.zoneout_noise(seed, steps, batch, width)
+        assert torch.equal(native_noise, zoneout_noise(seed, steps, batch, width))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9, 1 - 2**-16])
+def test_zoneout_noise_rate(p):
+    """P(keep) is p to 1/65536 at each of the four 16-bit lanes of the generator's words."""
+    torch.manual_seed(0)
+    keep = Regularisation(zoneout=p, zoneout_seed=draw_seed()).keep_mask(50, 40, 250)
+    assert keep.shape == (50, 40, 250) and keep.dtype == torch.bool
+    for lane in range(4):
+        part = keep[..., lane::4].double()
+        assert within(part.mean().item(), p, part.numel())
+
+
+@pytest.mark.parametrize("impl", ["native", "python"])
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_zoneout_keeps_h_where_the_noise_says(name, impl):
+    """Engines keep h_{t-1} just where noise(seed) < threshold(p), seed the layer's draw."""
+    if impl == "native" and not native.load():
+        pytest.skip("the native engine did not build")
+    p, steps, batch, hidden = 0.3, 12, 33, 24
+    layer = getattr(recur, name)(3, hidden, zoneout=p, impl=impl)
+    x = torch.randn(steps, batch, 3)
+    torch.manual_seed(5)
+    out = layer(x)[0].detach()
+    torch.manual_seed(5)  # the layer's one draw: the seed of its zoneout noise
+    width = hidden * (2 if name == "LSTM" else 1)
+    keep = zoneout_noise(draw_seed(), steps, batch, width)[..., :hidden] < threshold(p)
+    assert torch.equal(out[1:][keep[1:]], out[:-1][keep[1:]])
+    assert (out[1:][~keep[1:]] != out[:-1][~keep[1:]]).all()
 
 
 def test_weight_drop_masks_w_hh_once_per_forward(calls):
@@ -189,8 +264,8 @@ def test_zoneout_is_kruegers(calls, training):
     x = torch.randn(8, 4, 3, dtype=DOUBLE)
     out = rnn(x)[0]
     reg = calls[0]["reg"]
-    keep = reg.keep_mask() if training else reg.zoneout
-    assert reg.zoneout == p and (reg.zoneout_noise is None) != training
+    keep = reg.keep_mask(8, 4, 16) if training else reg.zoneout
+    assert reg.zoneout == p and (reg.zoneout_seed is None) != training
     with torch.no_grad():
         torch.testing.assert_close(out, elman_loop(rnn, x, keep=keep), rtol=0, atol=1e-12)
 
@@ -198,7 +273,7 @@ def test_zoneout_is_kruegers(calls, training):
 def test_lstm_zoneout_keeps_h_where_the_mask_says(calls):
     lstm = recur.LSTM(3, 16, zoneout=0.5, impl="spy")
     out = lstm(torch.randn(10, 4, 3))[0]
-    keep_h = calls[0]["reg"].keep_mask()[..., :16]
+    keep_h = calls[0]["reg"].keep_mask(10, 4, 32)[..., :16]
     assert torch.equal(out[1:][keep_h[1:]], out[:-1][keep_h[1:]])
     assert (out[1:][~keep_h[1:]] != out[:-1][~keep_h[1:]]).all()
 

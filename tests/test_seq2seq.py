@@ -254,6 +254,9 @@ def raises(match):
         (dict(hidden_size=0), r"hidden_size: expected an int >= 1, got 0"),
         (dict(eos_id=9), r"eos_id: expected an id in \[0, 9\) \(target_vocab_size\), got 9"),
         (dict(dropout=2.0), r"dropout: expected a number in \[0, 1\]"),
+        (dict(proj_size=4), r"proj_size: set by the model itself"),
+        (dict(cell="rnn", decoder_cell="gru", nonlinearity="relu"), r"nonlinearity: not an opt"),
+        (dict(zoneout=1.0), r"zoneout: expected a probability in \[0, 1\)"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):

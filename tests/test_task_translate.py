@@ -7,7 +7,7 @@ import random
 import pytest
 
 from recur.cli.main import main
-from recur.tasks import parallel
+from recur.tasks import open_run, parallel
 from recur.tasks.translation import scores
 
 LETTERS = "abcdef"
@@ -129,6 +129,21 @@ def test_word_level_without_attention(tmp_path, capsys):
     assert not (run / "attention.png").exists()
     meta = json.loads((run / "task.json").read_text())
     assert sorted(meta["source_vocab"][2:]) == list(LETTERS)  # words: the letters
+
+
+@pytest.mark.parametrize("attention", ["luong", "bahdanau"])  # sequence and step-wise decoder
+def test_layer_options_reach_encoder_and_decoder(tmp_path, attention):
+    source, target = write_files(tmp_path, "o", reversals(60, seed=6))
+    run = tmp_path / "run"
+    options = ("--recurrent-dropout", "0.1", "--zoneout", "0.1", "--weight-drop", "0.2",
+               "--init", "orthogonal", "--forget-bias", "1")  # fmt: skip
+    args = train_args(run, "--data", str(source), "--target-data", str(target), "--attention",
+                      attention, "--max-steps", "3", *options)  # fmt: skip
+    assert main(args) == 0
+    model = open_run(run).model
+    for layer in (model.encoder, model.decoder):
+        assert layer.init == "orthogonal" and layer.forget_bias == 1.0
+        assert (layer.recurrent_dropout, layer.zoneout, layer.weight_drop) == (0.1, 0.1, 0.2)
 
 
 def test_long_lines_are_cut_with_a_warning(tmp_path, capsys):

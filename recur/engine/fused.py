@@ -47,24 +47,24 @@ class _FusedRecurrence(torch.autograd.Function):
         state: State = tensors[:n_state]
         params: Params = dict(zip(names, tensors[n_state:]))
         step = step_params(params, reg)  # params plus the recurrent dropout mask, if any
-        zoning = reg is not None and reg.has_zoneout
         steps = xp.shape[0]
+        keeps = reg.keeps(steps, state) if reg is not None and reg.has_zoneout else None
         outputs = xp.new_empty(steps, xp.shape[1], cell.output_size)
         saved = []
         for t in range(steps):
             new, saved_t = cell.step(xp[t], state, step, t)
-            if zoning:
-                new = apply_zoneout(new, state, reg.keep(t, state))
+            if keeps is not None:
+                new = apply_zoneout(new, state, keeps[t])
             state, outputs[t] = advance(new, state, None if valid is None else valid[t])
             saved.append(saved_t)
         ctx.cell, ctx.params, ctx.step, ctx.valid, ctx.saved = cell, params, step, valid, saved
-        ctx.reg, ctx.xp_shape = reg if zoning else None, xp.shape
+        ctx.keeps, ctx.xp_shape = keeps, xp.shape
         return (outputs, *state)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_outputs, *d_final):
-        cell, params, valid, saved, reg = ctx.cell, ctx.params, ctx.valid, ctx.saved, ctx.reg
+        cell, params, valid, saved, keeps = ctx.cell, ctx.params, ctx.valid, ctx.saved, ctx.keeps
         steps = len(saved)
         d_xp = d_outputs.new_empty(ctx.xp_shape)
         d_state = list(d_final)
@@ -80,8 +80,8 @@ class _FusedRecurrence(torch.autograd.Function):
                 d_state[0] = d_state[0] + torch.where(keep, d_outputs[t], 0.0)
                 d_in = [torch.where(keep, d, 0.0) for d in d_state]
                 passed = [torch.where(keep, 0.0, d) for d in d_state]
-            if reg is not None:  # zoneout: the kept units' gradient skips the cell
-                d_in, carried = zoneout_backward(d_in, reg.keep(t, d_in))
+            if keeps is not None:  # zoneout: the kept units' gradient skips the cell
+                d_in, carried = zoneout_backward(d_in, keeps[t])
                 passed = carried if passed is None else [a + b for a, b in zip(passed, carried)]
             d_xp[t], d_prev, terms_per_step[t] = cell.step_backward(
                 tuple(d_in), saved[t], ctx.step, t

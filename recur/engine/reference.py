@@ -37,12 +37,12 @@ def run_reference(
     """
     outputs = []
     state = state0
-    zoning = reg is not None and reg.has_zoneout
+    keeps = reg.keeps(xp.shape[0], state0) if reg is not None and reg.has_zoneout else None
     params = step_params(params, reg)
     for t in range(xp.shape[0]):
         new, _ = cell.step(xp[t], state, params, t)
-        if zoning:
-            new = apply_zoneout(new, state, reg.keep(t, state))
+        if keeps is not None:
+            new = apply_zoneout(new, state, keeps[t])
         state, y = advance(new, state, None if valid is None else valid[t])
         outputs.append(y)
     return torch.stack(outputs), state

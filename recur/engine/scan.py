@@ -48,7 +48,7 @@ def run_scan(
     """
     if not exporting():
         return run_reference(cell, params, xp, state0, valid, reg)
-    if reg is not None and (reg.recurrent_mask is not None or reg.zoneout_noise is not None):
+    if reg is not None and (reg.recurrent_mask is not None or reg.zoneout_seed is not None):
         raise ValueError(
             "model: training-mode recurrent dropout or zoneout cannot be exported; call "
             "model.eval() first"

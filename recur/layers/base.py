@@ -255,7 +255,7 @@ class RecurrentLayer(nn.Module):
                 xp = cell.project_input(inp, params, linear)
                 start = tuple(s[index] for s in state0)
                 recurrent = regularisers.drop_weights(cell.recurrent_params(params), training)
-                reg = regularisers.draw(start, x.shape[0], training)
+                reg = regularisers.draw(start, training)
                 out, final = engine(cell, recurrent, xp, start, valid, reg)
                 outputs.append(out if direction == 0 else reverse_sequences(out, lengths))
                 finals.append(final)
@@ -290,10 +290,10 @@ class RecurrentLayer(nn.Module):
             xp = cell.project_input(y.unsqueeze(0), params)[0]
             start = tuple(s[layer] for s in state)
             recurrent = self.regularisers.drop_weights(cell.recurrent_params(params), self.training)
-            reg = self.regularisers.draw(start, 1, self.training)
+            reg = self.regularisers.draw(start, self.training)
             new, _ = cell.step(xp, start, step_params(recurrent, reg), t)
             if reg is not None and reg.has_zoneout:
-                new = apply_zoneout(new, start, reg.keep(0, start))
+                new = apply_zoneout(new, start, reg.keeps(1, start)[0])
             finals.append(new)
             y = new[0]
             if self.dropout and self.training and layer < self.num_layers - 1:

@@ -10,10 +10,13 @@ Three keyword-only options of every layer, each a probability in [0, 1):
 
 Masks come from torch's global RNG (``torch.manual_seed`` reproduces them), drawn by the layer
 in a fixed order whatever the engine: for each layer, for each direction, weight_drop, then
-recurrent_dropout, then zoneout. Zoneout needs a draw per unit and step (T x N x ΣS), which with
-``bernoulli_`` (one generator call per element) would cost a quarter of an LSTM's training step;
-every mask is therefore made of 16 random bits per element, four elements per 64-bit draw
-(:func:`recur.engine.regularisation.random_bits`), so p is honoured to 1/65536.
+recurrent_dropout, then zoneout. Every mask is made of 16 random bits per element, so p is
+honoured to 1/65536: the dropout masks take four elements per 64-bit draw
+(:func:`recur.engine.regularisation.random_bits`); zoneout, which needs a mask per unit and step
+(T x N x ΣS values, a quarter of an LSTM's training step if drawn one by one with ``bernoulli_``),
+draws one 64-bit seed per call, from which every engine computes the same noise with a
+counter-based generator (:func:`recur.engine.regularisation.zoneout_noise`), the native kernels
+inline.
 
 Recurrent dropout and zoneout are applied by the engine (:mod:`recur.engine.regularisation`);
 weight_drop acts on the weight before the engine, so its gradient reaches the raw weight through
@@ -29,7 +32,7 @@ import torch
 from torch import Tensor
 
 from recur.cells.base import Params, State
-from recur.engine.regularisation import Regularisation, random_bits, threshold
+from recur.engine.regularisation import Regularisation, draw_seed, random_bits, threshold
 from recur.layers.checks import check_probability
 
 
@@ -59,11 +62,11 @@ class Regularisers:
         dropped["weight_hh"] = torch.where(bernoulli_mask(w.shape, keep, w.device), w / keep, 0.0)
         return dropped
 
-    def draw(self, state0: State, steps: int, training: bool) -> Regularisation | None:
+    def draw(self, state0: State, training: bool) -> Regularisation | None:
         """The masks of one engine call from its initial state (B, S_k); None when there are none.
 
-        recurrent_mask (B, S_0) in {0, 1/(1-p)}; zoneout p, with its (steps, B, ΣS_k) noise in
-        training (:class:`Regularisation`).
+        recurrent_mask (B, S_0) in {0, 1/(1-p)}; zoneout p, with the seed of its noise in training
+        (:class:`Regularisation`).
         """
         h0 = state0[0]
         mask = None
@@ -72,8 +75,5 @@ class Regularisers:
             mask = bernoulli_mask(h0.shape, keep, h0.device).to(h0.dtype).div_(keep)
         if mask is None and not self.zoneout:
             return None
-        noise = None
-        if training and self.zoneout:
-            width = sum(s.shape[-1] for s in state0)
-            noise = random_bits((steps, h0.shape[0], width), h0.device)
-        return Regularisation(mask, self.zoneout, noise)
+        seed = draw_seed(h0.device) if training and self.zoneout else None
+        return Regularisation(mask, self.zoneout, seed)

@@ -46,6 +46,7 @@ from recur.layers.checks import check_dropout, check_positive_int
 from recur.layers.registry import LAYERS, make_layer
 from recur.models.attention import make_attention
 from recur.models.beam_search import Hypotheses, beam_search, greedy_search
+from recur.models.checks import check_layer_kwargs
 from recur.models.inputs import InputLayer
 
 CONTEXTS = ("init", "every")
@@ -89,6 +90,9 @@ class Seq2Seq(nn.Module):
         context: "init" or "every" (how the summary reaches the decoder).
         attention: None, "bahdanau" or "luong"; ``score`` "dot" or "general" for Luong.
         pad_id, bos_id, eos_id: special target ids (``pad_id`` also pads the source).
+        layer_kwargs: passed to the encoder and decoder layers alike (``recurrent_dropout``,
+            ``zoneout``, ``weight_drop``, ``init``, ``forget_bias``, ``impl`` ...); a decoder that
+            steps in training (Bahdanau, teacher_forcing < 1) draws every mask at every step.
     """
 
     def __init__(
@@ -109,12 +113,17 @@ class Seq2Seq(nn.Module):
         pad_id: int = 0,
         bos_id: int = 1,
         eos_id: int = 2,
+        **layer_kwargs,
     ):
         super().__init__()
         decoder_cell = cell if decoder_cell is None else decoder_cell
         for name, value in (("cell", cell), ("decoder_cell", decoder_cell)):
             if value not in LAYERS:
                 raise ValueError(f"{name}: expected one of {sorted(LAYERS)}, got {value!r}")
+        # proj_size too: the decoder's hidden size is the encoder's memory size, M = D * H
+        owned = ("num_layers", "dropout", "bidirectional", "proj_size")
+        for layer_cell in (cell, decoder_cell):
+            check_layer_kwargs(layer_cell, layer_kwargs, owned=owned)
         if context not in CONTEXTS:
             raise ValueError(f"context: expected one of {CONTEXTS}, got {context!r}")
         check_positive_int("hidden_size", hidden_size)
@@ -145,6 +154,7 @@ class Seq2Seq(nn.Module):
             dropout=dropout,
             bidirectional=bidirectional,
             batch_first=True,
+            **layer_kwargs,
         )
         self.target_embed = InputLayer(
             vocab_size=target_vocab_size, embedding_dim=embedding_dim, padding_idx=pad_id
@@ -159,6 +169,7 @@ class Seq2Seq(nn.Module):
             num_layers=num_layers,
             dropout=dropout,
             batch_first=True,
+            **layer_kwargs,
         )
         state_sizes = self.decoder.cells[0].state_sizes()
         self.bridge = (

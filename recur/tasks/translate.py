@@ -11,7 +11,9 @@ alone; unseen tokens become ``<unk>``.
 Model: :class:`recur.models.seq2seq.Seq2Seq`, by default a bidirectional GRU encoder
 (``--unidirectional`` for one direction) with Bahdanau attention (``--attention luong|none``), the
 encoder summary as the decoder's initial state (``--context init``) or fed at every step
-(``every``), teacher forcing with ratio ``--teacher-forcing`` (scheduled sampling below 1).
+(``every``), teacher forcing with ratio ``--teacher-forcing`` (scheduled sampling below 1). The
+recurrent layer options (``--recurrent-dropout``, ``--zoneout``, ``--weight-drop``, ``--init``,
+``--forget-bias``) apply to the encoder and the decoder alike.
 Decoding is greedy, or beam search with ``--beam K`` in evaluate and predict.
 
 Metrics (:mod:`recur.tasks.translation`): corpus BLEU and chrF (sacrebleu) and exact match;
@@ -224,7 +226,6 @@ class Translate(TaskSpec):
 
     def build_model(self, config: TranslateConfig, meta: dict) -> Seq2Seq:
         m, target = config.model, TokenVocab.from_json(meta["target_vocab"])
-        m.check_no_layer_options("translate task's Seq2Seq")
         return Seq2Seq(
             len(meta["source_vocab"]),
             len(target),
@@ -240,6 +241,7 @@ class Translate(TaskSpec):
             pad_id=target.pad,
             bos_id=target.bos,
             eos_id=target.eos,
+            **m.layer_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Pair]]:

@@ -7,10 +7,10 @@ torch.compile traces (``torch.compiler.is_compiling()``), :func:`recur.engine.na
 calls two Python custom operators instead, each a thin wrapper over the family's C++ kernel:
 
     recur::native_forward(family, xp, state0, params, has_param, valid, recurrent_mask,
-                          zoneout_noise, zoneout, options, reals, training)
+                          zoneout_seed, zoneout, options, reals, training)
         -> [outputs (T, B, S_0), *final_state, *saved (only when training)]
     recur::native_backward(family, grads, state0, params, has_param, forward, valid,
-                           recurrent_mask, zoneout_noise, zoneout, options, reals)
+                           recurrent_mask, zoneout_seed, zoneout, options, reals)
         -> [d_xp (T, B, G*H), *d_state0, *d_params]
 
 where ``params`` holds the present parameters only and ``has_param`` says which of the kernel's
@@ -45,8 +45,8 @@ def _saved_present(
 ) -> list[bool]:
     """Which of the family's saved buffers the kernel returns (see csrc/<family>.cpp)."""
     masked, dropout, zone = valid is not None, recurrent_mask is not None, zoneout > 0
-    if family == "lstm":  # gates, cs, hs, ms (projection), us, c_cand
-        return [True, True, masked, has_param[2], dropout, zone]
+    if family == "lstm":  # gates, cs, hs, ms (projection), us
+        return [True, True, masked, has_param[2], dropout]
     if family == "gru":  # gates, kept, hs, us
         return [True, True, masked, dropout]
     if family == "elman":  # hs, us, h_cand
@@ -64,7 +64,7 @@ def _saved_shapes(
     p = state0[0].shape[1]  # the size of h (the projection size with one)
     h = state0[-1].shape[1]  # the hidden size (c's for the LSTM family)
     if family == "lstm":
-        shapes = [(gh,), (h,), (p,), (h,), (p,), (h,)]
+        shapes = [(gh,), (h,), (p,), (h,), (p,)]
     elif family == "gru":
         shapes = [(gh,), (h,), (h,), (h,)]
     elif family == "elman":
@@ -87,7 +87,7 @@ def native_forward(
     has_param: list[bool],
     valid: Tensor | None,
     recurrent_mask: Tensor | None,
-    zoneout_noise: Tensor | None,
+    zoneout_seed: Tensor | None,
     zoneout: float,
     options: list[int],
     reals: list[float],
@@ -100,7 +100,7 @@ def native_forward(
         _all_params(params, has_param),
         valid,
         recurrent_mask,
-        zoneout_noise,
+        zoneout_seed,
         zoneout,
         options,
         reals,
@@ -110,7 +110,7 @@ def native_forward(
 
 
 @native_forward.register_fake
-def _(family, xp, state0, params, has_param, valid, recurrent_mask, zoneout_noise, zoneout,
+def _(family, xp, state0, params, has_param, valid, recurrent_mask, zoneout_seed, zoneout,
       options, reals, training):  # fmt: skip
     steps, batch = xp.shape[0], xp.shape[1]
     out = [xp.new_empty(steps, batch, state0[0].shape[1]), *(s.new_empty(s.shape) for s in state0)]
@@ -131,7 +131,7 @@ def native_backward(
     forward: list[Tensor],
     valid: Tensor | None,
     recurrent_mask: Tensor | None,
-    zoneout_noise: Tensor | None,
+    zoneout_seed: Tensor | None,
     zoneout: float,
     options: list[int],
     reals: list[float],
@@ -141,13 +141,13 @@ def native_backward(
     kernel = getattr(torch.ops.recur_native, family + "_backward")
     result = kernel(
         grads, state0, _all_params(params, has_param), forward, valid, recurrent_mask,
-        zoneout_noise, zoneout, options, reals,
+        zoneout_seed, zoneout, options, reals,
     )  # fmt: skip
     return [t for t in result if t is not None]  # d_xp, *d_state0, *d_params (present ones)
 
 
 @native_backward.register_fake
-def _(family, grads, state0, params, has_param, forward, valid, recurrent_mask, zoneout_noise,
+def _(family, grads, state0, params, has_param, forward, valid, recurrent_mask, zoneout_seed,
       zoneout, options, reals):  # fmt: skip
     outputs, weight_hh = forward[0], params[0]
     d_xp = outputs.new_empty(outputs.shape[0], outputs.shape[1], weight_hh.shape[0])
@@ -155,11 +155,11 @@ def _(family, grads, state0, params, has_param, forward, valid, recurrent_mask, 
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    family, xp, state0, params, has_param, valid, recurrent_mask, zoneout_noise = inputs[:8]
+    family, xp, state0, params, has_param, valid, recurrent_mask, zoneout_seed = inputs[:8]
     zoneout, options, reals, training = inputs[8:12]
     n_state = len(state0)
     ctx.save_for_backward(
-        *state0, *params, valid, recurrent_mask, zoneout_noise, output[0], *output[1 + n_state :]
+        *state0, *params, valid, recurrent_mask, zoneout_seed, output[0], *output[1 + n_state :]
     )
     ctx.family, ctx.has_param, ctx.zoneout, ctx.options, ctx.reals = (
         family, has_param, zoneout, options, reals,
@@ -173,7 +173,7 @@ def _backward(ctx, grads):
     n_state, n_params = ctx.n_state, ctx.n_params
     saved = ctx.saved_tensors
     state0, params = list(saved[:n_state]), list(saved[n_state : n_state + n_params])
-    valid, recurrent_mask, zoneout_noise = saved[n_state + n_params : n_state + n_params + 3]
+    valid, recurrent_mask, zoneout_seed = saved[n_state + n_params : n_state + n_params + 3]
     result = native_backward(
         ctx.family,
         list(grads[: 1 + n_state]),
@@ -183,7 +183,7 @@ def _backward(ctx, grads):
         list(saved[n_state + n_params + 3 :]),
         valid,
         recurrent_mask,
-        zoneout_noise,
+        zoneout_seed,
         ctx.zoneout,
         ctx.options,
         ctx.reals,

@@ -79,10 +79,10 @@ def run_native(
 
 
 def _kernel_arguments(reg: Regularisation | None) -> tuple[Tensor | None, Tensor | None, float]:
-    """(recurrent_mask, zoneout_noise, zoneout): the kernels' form of ``reg``."""
+    """(recurrent_mask, zoneout_seed, zoneout): the kernels' form of ``reg``."""
     if reg is None:
         return None, None, 0.0
-    return reg.recurrent_mask, reg.zoneout_noise, float(reg.zoneout)
+    return reg.recurrent_mask, reg.zoneout_seed, float(reg.zoneout)
 
 
 class _NativeRecurrence(torch.autograd.Function):

@@ -21,6 +21,8 @@
 #include <optional>
 #include <vector>
 
+#include "zoneout_noise.h"
+
 extern "C" {
 // Fortran BLAS, exported by libtorch_cpu (MKL or OpenBLAS): the routine ATen's own mm calls,
 // without the per-call dispatch and tensor bookkeeping that dominate at batch 1.
@@ -42,7 +44,7 @@ using OptTensorArg = c10::List<std::optional<Tensor>>;  // an operator's Tensor?
 
 // The uniform signatures of every family's kernels (see ops.cpp).
 #define RECUR_REGULARISATION_ARGS \
-  const OptTensor &recurrent_mask, const OptTensor &zoneout_noise, double zoneout
+  const OptTensor &recurrent_mask, const OptTensor &zoneout_seed, double zoneout
 #define RECUR_FORWARD_ARGS                                                                   \
   const Tensor &xp, at::TensorList state0, const OptTensorArg &params, const OptTensor &valid, \
       RECUR_REGULARISATION_ARGS, at::IntArrayRef options, at::ArrayRef<double> reals,          \
@@ -272,33 +274,46 @@ inline bool is_valid(const bool* valid, int64_t t, int64_t batch, int64_t b) {
 //     {0, 1/(1-p)}; backward dh_{t-1} += m ⊙ (d W_hh), dW_hh = Σ dᵀ u_{t-1} (u saved when
 //     training, see recurrent_weight_grad)
 //   zoneout: each state tensor s_t = k ⊙ s_{t-1} + (1 - k) ⊙ s̃_t after the cell's step, with
-//     k = [noise < threshold(p)] from the (T, B, S) int16 noise in training (S = ΣS_k, the state
-//     tensors side by side: h at offset 0, c at P), or the constant p in evaluation (no noise);
-//     backward ds̃_t = (1 - k) ds_t into the cell and ds_{t-1} += k ds_t. k is turned into 0 or 1
-//     and multiplied, which vectorises (a select does not) and is still exact: 1 s_prev + 0 s̃.
+//     k = [noise < threshold(p)] in training, or the constant p in evaluation (no seed). The
+//     kernels compute a row's noise (zoneout_noise.h) with row_noise where they use it; each
+//     state tensor is at its offset in the row (h at 0, c at P). Backward ds̃_t = (1 - k) ds_t
+//     into the cell and ds_{t-1} += k ds_t. k is turned into 0 or 1 and multiplied, which
+//     vectorises (a select does not) and is still exact: 1 s_prev + 0 s̃.
 // With neither, every kernel runs its plain path: the helpers are only called when active.
 template <typename T>
 struct Regularisation {
-  const T* mask = nullptr;         // m (B, P), or null
-  const int16_t* noise = nullptr;  // zoneout's (T, B, S) noise in training, or null
-  int16_t threshold = 0;           // k = [noise < threshold]
-  T keep_p = 0;                    // p: the constant k without noise
-  int64_t batch = 0, width = 0;
+  const T* mask = nullptr;             // m (B, P), or null
+  std::optional<ZoneoutNoise> noise;  // zoneout's noise in training
+  int16_t threshold = 0;              // k = [noise < threshold]
+  T keep_p = 0;                       // p: the constant k without noise
 
-  Regularisation(const OptTensor& m, const OptTensor& z, double p)
+  // `state0` the call's initial state: the noise's batch and row width (ΣS_k).
+  Regularisation(const OptTensor& m, const OptTensor& seed, double p, at::TensorList state0)
       : mask(ptr<T>(m)),
-        noise(ptr<int16_t>(z)),
         // as recur.engine.regularisation.threshold: P(noise < t) = p to 1/65536 (p < 1)
         threshold(static_cast<int16_t>(std::floor(p * 65536 + 0.5) - 32768)),
         keep_p(static_cast<T>(p)) {
-    if (noise != nullptr) {
-      batch = z->size(1);
-      width = z->size(2);
+    if (seed.has_value() && seed->defined()) {
+      int64_t width = 0;
+      for (const Tensor& s : state0) width += s.size(1);
+      noise.emplace(*seed, state0[0].size(0), width);
     }
   }
 
   bool dropout() const { return mask != nullptr; }
   bool zoneout() const { return keep_p > T(0); }
+
+  // A buffer for row_noise (one per batch slice: the kernels run slices in parallel).
+  std::vector<int16_t> noise_buffer() const {
+    return std::vector<int16_t>(noise ? noise->row_size() : 0);
+  }
+
+  // Zoneout's noise for row (t, b), computed into `buffer`; null in evaluation (k = p).
+  const int16_t* row_noise(int64_t t, int64_t b, std::vector<int16_t>& buffer) const {
+    if (!noise) return nullptr;
+    noise->row(t, b, buffer.data());
+    return buffer.data();
+  }
 
   // The recurrent product's input for rows [b0, b0 + nb) of P values: m ⊙ h written to u, or h.
   const T* input(const T* __restrict h, T* __restrict u, int64_t b0, int64_t nb,
@@ -330,13 +345,14 @@ struct Regularisation {
     }
   }
 
-  // Zoneout of n values of one row's state tensor at `offset`: s = k s_prev + (1 - k) s, s
-  // holding s̃ on entry (copied to `cand` first when the backward needs it).
-  void blend(T* __restrict s, const T* __restrict s_prev, T* __restrict cand, int64_t t,
-             int64_t b, int64_t offset, int64_t n) const {
+  // Zoneout of n values of one row's state tensor at `offset` in the row's noise `row` (null:
+  // k = p): s = k s_prev + (1 - k) s, s holding s̃ on entry (copied to `cand` first when the
+  // backward needs it).
+  void blend(T* __restrict s, const T* __restrict s_prev, T* __restrict cand,
+             const int16_t* row, int64_t offset, int64_t n) const {
     if (cand != nullptr) std::copy(s, s + n, cand);
-    if (noise != nullptr) {
-      const int16_t* __restrict z = noise + (t * batch + b) * width + offset;
+    if (row != nullptr) {
+      const int16_t* __restrict z = row + offset;
       const int16_t thr = threshold;
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
@@ -350,11 +366,24 @@ struct Regularisation {
     }
   }
 
-  // Zoneout's backward for n values of one row: carry = k ds (to ds_{t-1}), ds -= carry.
-  void split(T* __restrict d, T* __restrict carry, int64_t t, int64_t b, int64_t offset,
+  // k for n values of one row (noise as for blend) into `keep`: 0 or 1, or p.
+  void keep_row(const int16_t* row, int64_t offset, int64_t n, T* __restrict keep) const {
+    if (row != nullptr) {
+      const int16_t* __restrict z = row + offset;
+      const int16_t thr = threshold;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) keep[j] = z[j] < thr ? T(1) : T(0);
+    } else {
+      std::fill(keep, keep + n, keep_p);
+    }
+  }
+
+  // Zoneout's backward for n values of one row (noise as for blend): carry = k ds (to ds_{t-1}),
+  // ds -= carry.
+  void split(T* __restrict d, T* __restrict carry, const int16_t* row, int64_t offset,
              int64_t n) const {
-    if (noise != nullptr) {
-      const int16_t* __restrict z = noise + (t * batch + b) * width + offset;
+    if (row != nullptr) {
+      const int16_t* __restrict z = row + offset;
       const int16_t thr = threshold;
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) {

@@ -60,6 +60,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
     const int64_t nb = b1 - b0;
     const T* h_prev = h0.data_ptr<T>() + b0 * H;
     T* zp = z.data_ptr<T>() + b0 * H;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = 0; t < steps; ++t) {
       T* h = h_state + ((t % h_ring) * B + b0) * H;
       T* o = out + (t * B + b0) * H;
@@ -92,7 +93,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
         }
         if (zone) {
           T* cand = training ? h_cand.data_ptr<T>() + (t * B + b0 + b) * H : nullptr;
-          reg.blend(hb, hp, cand, t, b0 + b, 0, H);
+          reg.blend(hb, hp, cand, reg.row_noise(t, b0 + b, noise), 0, H);
         }
         if (valid) std::copy(hb, hb + H, o + b * H);
       }
@@ -133,6 +134,7 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
     T* dh_next = dh_cur + B * H;
     T* carry_b0 = zone ? carry.data_ptr<T>() + b0 * H : nullptr;
     T* scratch_b0 = reg.dropout() ? scratch.data_ptr<T>() + b0 * H : nullptr;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = steps - 1; t >= 0; --t) {
       const T* h = h_cells + (t * B + b0) * H;
       T* d = d_xp.data_ptr<T>() + (t * B + b0) * H;
@@ -150,7 +152,7 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
 #pragma omp simd
           for (int64_t j = 0; j < H; ++j) dhb[j] += gb[j];
         }
-        if (zone) reg.split(dhb, carry_b0 + b * H, t, b0 + b, 0, H);
+        if (zone) reg.split(dhb, carry_b0 + b * H, reg.row_noise(t, b0 + b, noise), 0, H);
         const T* __restrict hb = h + b * H;
         for (int64_t k = 0; k < modules; ++k) {
           const int64_t lo = k * M, hi = lo + M;
@@ -196,11 +198,11 @@ TensorList elman_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   const Schedule s(options);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_elman_forward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = forward_impl<scalar_t>(x, h0, p, v, reg, s, training);
   });
   return result;
@@ -210,11 +212,11 @@ TensorList elman_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous();
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   const Schedule s(options);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_elman_backward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = backward_impl<scalar_t>(g, h0, p, f, v, reg, s);
   });
   return result;

@@ -15,7 +15,10 @@
 //                 dW_h(r,z) = Σ (da_r, da_z)^T h_{t-1},  dW_hn = Σ da_n^T s,  db_hh = Σ d xp
 // Recurrent dropout and zoneout as in common.h (Regularisation): both products read m ⊙ h_{t-1}
 // (reset before: s = r ⊙ m ⊙ h_{t-1}, so ds picks up the factor m), while the carry z h_{t-1}
-// reads h_{t-1}; zoneout blends h_t after the step (the backward never needs h̃_t).
+// reads h_{t-1}; zoneout blends h_t after the step (the backward never needs h̃_t), and its
+// backward runs inside the gate loop: dh_t = carried dh + d_outputs[t] (read there, where its
+// load overlaps the gates': a separate pass over it costs more than the rest of zoneout), the
+// cell's share (1 - k) dh_t, and k dh_t straight into dh_{t-1}.
 //
 // Tensors (options = [reset_after]; params = [weight_hh (3H, H), bias_hh? (3H)]):
 //   forward out: [outputs (T, B, H), h_n, gates (T, B, 3H) = (r, z, n),
@@ -51,6 +54,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
   for_batch_slices(B, steps * GH * (H + 8), [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
     const T* h_prev = h0.data_ptr<T>() + b0 * H;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = 0; t < steps; ++t) {
       T* a = gates.data_ptr<T>() + ((training ? t : 0) * B + b0) * GH;
       T* k = kept.data_ptr<T>() + ((training ? t : 0) * B + b0) * H;
@@ -102,7 +106,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const OptTensorList&
       if (reg.zoneout()) {
         for (int64_t b = 0; b < nb; ++b) {
           if (is_valid(valid, t, B, b0 + b)) {
-            reg.blend(h + b * H, h_prev + b * H, nullptr, t, b0 + b, 0, H);
+            reg.blend(h + b * H, h_prev + b * H, nullptr, reg.row_noise(t, b0 + b, noise), 0, H);
           }
         }
       }
@@ -146,15 +150,15 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
   const T* d_out = ptr<T>(grads[0]);
   const T* w_hh = p[0]->data_ptr<T>();
   const T* h_states = (valid ? hs : outputs).data_ptr<T>();
-  Tensor carry = zone ? at::empty({B, H}, opts) : Tensor();         // k ⊙ dh_t
   Tensor masked = drop ? at::empty({B, H}, opts) : Tensor();        // d W_hh before m ⊙
   for_batch_slices(B, steps * GH * (H + 12), [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
     T* dh_cur = dh.data_ptr<T>() + b0 * H;
     T* dh_next = dh_cur + B * H;
     T* sc = scratch.data_ptr<T>() + b0 * lds;
-    T* carry_b0 = zone ? carry.data_ptr<T>() + b0 * H : nullptr;
     T* masked_b0 = drop ? masked.data_ptr<T>() + b0 * H : nullptr;
+    std::vector<int16_t> noise = reg.noise_buffer();
+    std::vector<T> keep(zone ? H : 0);  // zoneout's k of one row
     for (int64_t t = steps - 1; t >= 0; --t) {
       const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
       const T* k = kept.data_ptr<T>() + (t * B + b0) * H;
@@ -177,23 +181,22 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
         const T* __restrict kb = k + b * H;
         const T* __restrict hp = h_prev + b * H;
         const T* __restrict gb = d_out ? d_out + (t * B + b0 + b) * H : nullptr;
-        if (zone) {  // dh_t (with the output's gradient) splits into the carry and the cell's
-          if (gb != nullptr) {
-#pragma omp simd
-            for (int64_t j = 0; j < H; ++j) dhb[j] += gb[j];
-            gb = nullptr;
-          }
-          reg.split(dhb, carry_b0 + b * H, t, b0 + b, 0, H);
+        const T* __restrict zk = nullptr;
+        if (zone) {
+          reg.keep_row(reg.row_noise(t, b0 + b, noise), 0, H, keep.data());
+          zk = keep.data();
         }
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           const T r = ab[j], z = ab[H + j], n = ab[2 * H + j];
-          const T dhj = gb ? dhb[j] + gb[j] : dhb[j];
+          const T dh_t = gb ? dhb[j] + gb[j] : dhb[j];
+          const T carried = zk ? zk[j] * dh_t : T(0);  // zoneout: k dh_t skips the cell
+          const T dhj = dh_t - carried;
           const T da_n = dhj * (T(1) - z) * (T(1) - n * n);
           const T da_z = dhj * (hp[j] - n) * z * (T(1) - z);
           db[H + j] = da_z;
           db[2 * H + j] = da_n;
-          next[j] = dhj * z;
+          next[j] = dhj * z + carried;
           if constexpr (reset_after) {
             const T da_r = da_n * kb[j] * r * (T(1) - r);
             db[j] = da_r;
@@ -226,7 +229,6 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Opt
         // + m ⊙ ((da_r, da_z) W_h(r,z))
         reg.backward_gemm(dh_next, d, GH, w_hh, H, b0, nb, H, 2 * H, T(1), masked_b0);
       }
-      if (zone) add_carry(dh_next, carry_b0, valid, t, B, b0, nb, H);
       std::swap(dh_cur, dh_next);
     }
   });
@@ -262,10 +264,10 @@ TensorList gru_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_gru_forward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = options[0] ? forward_impl<scalar_t, true>(x, h0, p, v, reg, training)
                         : forward_impl<scalar_t, false>(x, h0, p, v, reg, training);
   });
@@ -276,10 +278,10 @@ TensorList gru_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous();
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_gru_backward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = options[0] ? backward_impl<scalar_t, true>(g, h0, p, f, v, reg)
                         : backward_impl<scalar_t, false>(g, h0, p, f, v, reg);
   });

@@ -94,6 +94,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
     const int64_t nb = b1 - b0;
     const T* h_prev = h0.data_ptr<T>() + b0 * H;
     const T* c_prev = c0.data_ptr<T>() + b0 * H;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t st = (training ? t : 0) * B + b0;  // row of the saved buffers
       T* a = gates.data_ptr<T>() + st * GH;
@@ -147,8 +148,9 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
           hb[j] = ab[3 * H + j] * tanh_(gamma_c[j] * chb[j] + beta_c[j]);
         }
         if (zone) {
-          reg.blend(cb, cp, nullptr, t, b0 + b, H, H);
-          reg.blend(hb, h_prev + b * H, nullptr, t, b0 + b, 0, H);
+          const int16_t* z = reg.row_noise(t, b0 + b, noise);
+          reg.blend(cb, cp, nullptr, z, H, H);
+          reg.blend(hb, h_prev + b * H, nullptr, z, 0, H);
         }
         if (valid) std::copy(hb, hb + H, o + b * H);
       }
@@ -210,6 +212,7 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
       T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * H : nullptr;
       T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
       T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * H : nullptr;
+      std::vector<int16_t> noise = reg.noise_buffer();
       for (int64_t t = hi - 1; t >= lo; --t) {
         const int64_t row = t * B + b0, chunk_row = (t - lo) * B + b0;
         T* dh_cur = dh.data_ptr<T>() + ((steps - 1 - t) % 2) * B * H + b0 * H;
@@ -247,8 +250,9 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
           const T* __restrict cp = c_prev + b * H;
           T* __restrict dcb = dc + b * H;
           if (zone) {  // the kept units' dh_t and dc_t skip the cell
-            reg.split(dhb, carry_h_b0 + b * H, t, b0 + b, 0, H);
-            reg.split(dcb, carry_c_b0 + b * H, t, b0 + b, H, H);
+            const int16_t* z = reg.row_noise(t, b0 + b, noise);
+            reg.split(dhb, carry_h_b0 + b * H, z, 0, H);
+            reg.split(dcb, carry_c_b0 + b * H, z, H, H);
           }
 #pragma omp simd
           for (int64_t j = 0; j < H; ++j) {
@@ -315,10 +319,10 @@ TensorList lnlstm_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_lnlstm_forward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     const auto eps = static_cast<scalar_t>(reals[0]);
     result = forward_impl<scalar_t>(x, h0, c0, p, v, reg, eps, training);
   });
@@ -329,10 +333,10 @@ TensorList lnlstm_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_lnlstm_backward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = backward_impl<scalar_t>(g, h0, c0, p, f, v, reg);
   });
   return result;

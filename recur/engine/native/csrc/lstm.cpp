@@ -16,8 +16,9 @@
 //   dW_hh = Σ da^T h_{t-1},  db_hh = Σ da,  dW_hr = Σ dh^T m,  dp_i = Σ da_i c_{t-1},
 //   dp_f = Σ da_f c_{t-1},  dp_o = Σ da_o c_t.  d xp = da.
 // Recurrent dropout and zoneout as in common.h (Regularisation): the product reads m ⊙ h_{t-1}
-// (P values); zoneout blends h_t (offset 0) and c_t (offset P) after the step, so the backward
-// reads the cell's own c̃_t (tanh c̃, dp_o) from c_cand and the blended c_{t-1} from cs.
+// (P values); zoneout blends h_t (offset 0) and c_t (offset P) after the step, so cs holds the
+// blended c_t and the backward recomputes the cell's own c̃_t = f c_{t-1} + i g (for tanh c̃ and
+// dp_o) from the saved gates: cheaper than saving c̃ too, a copy and a (T, B, H) write.
 //
 // Tensors (G gates, H hidden, P = h size; "ring" buffers hold 2 steps when not training):
 //   forward in:  xp (T, B, G*H), state0 = [h0 (B, P), c0 (B, H)],
@@ -25,8 +26,8 @@
 //                          weight_pi?, weight_pf?, weight_po? (H)],  options = [variant]
 //   forward out: [outputs (T, B, P), h_n, c_n, gates (T, B, G*H) activations,
 //                 cs (T, B, H) c_t, hs (T, B, P) h_t (only with a validity mask), ms (T, B, H)
-//                 (only with a projection), us (T, B, P) m ⊙ h_{t-1} (only with dropout),
-//                 c_cand (T, B, H) c̃_t (only with zoneout)] — the saved ones only when training.
+//                 (only with a projection), us (T, B, P) m ⊙ h_{t-1} (only with dropout)]
+//                 — the saved ones only when training.
 //   backward in: grads = [d_outputs?, d_h_n?, d_c_n?], forward = [outputs, saved...]
 //   backward out: [d_xp (T, B, G*H), d_h0, d_c0, d_weight_hh, d_bias_hh, d_weight_hr, d_p_i,
 //                 d_p_f, d_p_o] (undefined where the parameter is absent).
@@ -85,18 +86,32 @@ inline void forward_row(int64_t H, const T* __restrict x, const T* __restrict bi
 }
 
 // One row of the backward step: reads dm and dc, writes the gate gradients and dc_{t-1} in dc.
-template <typename T, int V>
+// `c` holds the cell's own c_t. Under zoneout (kZoneout), where cs holds the blended c_t, the
+// cell's c̃_t = f c_{t-1} + i g is recomputed here from the activations, as forward_row computed
+// it, and written to `c` for the peephole's dp_o only (else c is null): reading it back from a
+// saved copy, or recomputing it in a pass of its own, costs more; and dc_{t-1} gets the carry
+// k dc_t, the share of dc_t that skipped the cell.
+template <typename T, int V, bool kZoneout>
 inline void backward_row(int64_t H, const T* __restrict a, const T* __restrict cp,
-                         const T* __restrict c, const T* __restrict dm, T* __restrict dc,
+                         T* __restrict c, const T* __restrict dm, T* __restrict dc,
                          T* __restrict d, const T* __restrict pi, const T* __restrict pf,
-                         const T* __restrict po) {
+                         const T* __restrict po, const T* __restrict carry) {
   using G = Gates<V>;
   const T *ai = a + G::i * H, *af = a + G::f * H, *ag = a + G::g * H, *ao = a + G::o * H;
   T *di = d + G::i * H, *df = d + G::f * H, *dg = d + G::g * H, *dout = d + G::o * H;
 #pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
     const T i = ai[j], g = ag[j], o = ao[j];
-    const T tc = tanh_(c[j]);
+    T cn;
+    if constexpr (!kZoneout) {
+      cn = c[j];
+    } else if constexpr (V == kCIFG) {
+      cn = (T(1) - i) * cp[j] + i * g;
+    } else {
+      cn = af[j] * cp[j] + i * g;
+      if constexpr (V == kPeephole) c[j] = cn;
+    }
+    const T tc = tanh_(cn);
     const T da_o = dm[j] * tc * o * (T(1) - o);
     T dcj = dc[j] + dm[j] * o * (T(1) - tc * tc);
     if constexpr (V == kPeephole) dcj += da_o * po[j];
@@ -114,6 +129,7 @@ inline void backward_row(int64_t H, const T* __restrict a, const T* __restrict c
       dc[j] = dcj * f;
       if constexpr (V == kPeephole) dc[j] += da_i * pi[j] + da_f * pf[j];
     }
+    if constexpr (kZoneout) dc[j] += carry[j];
   }
 }
 
@@ -135,7 +151,6 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   Tensor ms = proj ? at::empty({saved, B, H}, opts) : Tensor();
   const bool zone = reg.zoneout();
   Tensor us = reg.dropout() ? at::empty({saved, B, P}, opts) : Tensor();
-  Tensor c_cand = zone && training ? at::empty({steps, B, H}, opts) : Tensor();
   Tensor zero_bias = p[1].has_value() ? Tensor() : at::zeros({GH}, opts);
   const Tensor w_hh_t = transposed(*p[0]);  // W_hh^T, the right-hand side mm_nn reads
   const T* w_t = w_hh_t.data_ptr<T>();
@@ -152,6 +167,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
     const int64_t nb = b1 - b0;
     const T* h_prev = h0.data_ptr<T>() + b0 * P;
     const T* c_prev = c0.data_ptr<T>() + b0 * H;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = 0; t < steps; ++t) {
       T* a = gates.data_ptr<T>() + ((training ? t : 0) * B + b0) * GH;
       T* c = cs.data_ptr<T>() + ((t % ring) * B + b0) * H;
@@ -172,13 +188,10 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
       if (proj) mm_nn<T>(h, P, m, H, w_hr, P, nb, P, H, T(0));
       if (zone) {
         for (int64_t b = 0; b < nb; ++b) {
-          T* cand = training ? c_cand.data_ptr<T>() + (t * B + b0 + b) * H : nullptr;
-          if (!is_valid(valid, t, B, b0 + b)) {  // keep c̃ finite: dp_o reads it times zero
-            if (cand != nullptr) std::copy(c + b * H, c + (b + 1) * H, cand);
-            continue;
-          }
-          reg.blend(c + b * H, c_prev + b * H, cand, t, b0 + b, P, H);
-          reg.blend(h + b * P, h_prev + b * P, nullptr, t, b0 + b, 0, P);
+          if (!is_valid(valid, t, B, b0 + b)) continue;
+          const int16_t* z = reg.row_noise(t, b0 + b, noise);
+          reg.blend(c + b * H, c_prev + b * H, nullptr, z, P, H);
+          reg.blend(h + b * P, h_prev + b * P, nullptr, z, 0, P);
         }
       }
       if (valid) {
@@ -198,7 +211,7 @@ TensorList forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   const T* c_last = cs.data_ptr<T>() + ((steps - 1) % ring) * B * H;
   std::copy(h_last, h_last + B * P, result[1].data_ptr<T>());
   std::copy(c_last, c_last + B * H, result[2].data_ptr<T>());
-  if (training) result.insert(result.end(), {gates, cs, hs, ms, us, c_cand});
+  if (training) result.insert(result.end(), {gates, cs, hs, ms, us});
   return result;
 }
 
@@ -210,8 +223,6 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   const Tensor hs = value_or_undefined(fwd[3]), ms = value_or_undefined(fwd[4]);
   const T* us = ptr<T>(fwd[5]);
   const bool zone = reg.zoneout();
-  // the cell's own c̃_t (tanh c̃, dp_o): c_cand under zoneout, else c_t
-  const Tensor c_cells = zone ? *fwd[6] : cs;
   const int64_t steps = gates.size(0), B = gates.size(1), GH = gates.size(2);
   const int64_t H = c0.size(1), P = h0.size(1);
   const bool* valid = valid_ptr(valid_t);
@@ -228,21 +239,24 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
   const T* w_hr = ptr<T>(p[2]);
   const T *pi = ptr<T>(p[3]), *pf = ptr<T>(p[4]), *po = ptr<T>(p[5]);
   const T* h_states = (valid ? hs : outputs).data_ptr<T>();
-  Tensor carry_h = zone ? at::empty({B, P}, opts) : Tensor();  // k ⊙ dh_t
   Tensor carry_c = zone ? at::empty({B, H}, opts) : Tensor();  // k ⊙ dc_t
   Tensor masked = reg.dropout() ? at::empty({B, P}, opts) : Tensor();  // da W_hh before m ⊙
+  // Under zoneout, the peephole's dp_o reads c̃_t, which backward_row recomputes into c_cand.
+  Tensor c_cand = zone && V == kPeephole ? at::empty({steps, B, H}, opts) : Tensor();
   const int64_t work = steps * GH * (P + 8) + (proj ? steps * P * H : 0);  // per batch row
   for_batch_slices(B, work, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
     T* dc = d_c0.data_ptr<T>() + b0 * H;
     T* dh_cur = dh.data_ptr<T>() + b0 * P;
     T* dh_next = dh_cur + B * P;
-    T* carry_h_b0 = zone ? carry_h.data_ptr<T>() + b0 * P : nullptr;
     T* carry_c_b0 = zone ? carry_c.data_ptr<T>() + b0 * H : nullptr;
     T* masked_b0 = reg.dropout() ? masked.data_ptr<T>() + b0 * P : nullptr;
+    std::vector<int16_t> noise = reg.noise_buffer();
     for (int64_t t = steps - 1; t >= 0; --t) {
       const T* a = gates.data_ptr<T>() + (t * B + b0) * GH;
-      const T* c = c_cells.data_ptr<T>() + (t * B + b0) * H;
+      // the cell's own c_t: cs, or under zoneout c_cand (null: recomputed, not kept)
+      const Tensor& c_own = zone ? c_cand : cs;
+      T* c_cell = c_own.defined() ? c_own.data_ptr<T>() + (t * B + b0) * H : nullptr;
       const T* c_prev = (t ? cs.data_ptr<T>() + (t - 1) * B * H : c0.data_ptr<T>()) + b0 * H;
       T* d = d_xp.data_ptr<T>() + (t * B + b0) * GH;
       // dh_t = carried dh + d_outputs[t] on valid rows; padded rows pass dh straight through.
@@ -257,10 +271,10 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
             dh_next[b * P + j] = keep ? T(0) : dh_cur[b * P + j];
           }
         }
-        if (zone) {  // dh_t splits into the carry and the cell's share before reaching m
+        if (zone) {  // dh_t splits into the cell's share, before reaching m, and the carry
           for (int64_t b = 0; b < nb; ++b) {
             if (is_valid(valid, t, B, b0 + b)) {
-              reg.split(dh_t + b * P, carry_h_b0 + b * P, t, b0 + b, 0, P);
+              reg.split(dh_t + b * P, dh_next + b * P, reg.row_noise(t, b0 + b, noise), 0, P);
             }
           }
         }
@@ -271,6 +285,7 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
         if (!is_valid(valid, t, B, b0 + b)) {
           std::fill(d + b * GH, d + (b + 1) * GH, T(0));
           if (!proj) std::copy(dh_cur + b * P, dh_cur + (b + 1) * P, dh_next + b * P);
+          if (zone && c_cell) std::fill(c_cell + b * H, c_cell + (b + 1) * H, T(0));  // dp_o x 0
           continue;
         }
         T* dm_b = dm + b * H;
@@ -281,21 +296,24 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
             for (int64_t j = 0; j < P; ++j) dm_b[j] += g_out[j];
           }
           if (valid) std::fill(dh_next + b * P, dh_next + (b + 1) * P, T(0));
-          if (zone) reg.split(dm_b, carry_h_b0 + b * P, t, b0 + b, 0, P);
         }
-        if (zone) reg.split(dc + b * H, carry_c_b0 + b * H, t, b0 + b, P, H);
-        backward_row<T, V>(H, a + b * GH, c_prev + b * H, c + b * H, dm_b, dc + b * H,
-                           d + b * GH, pi, pf, po);
+        if (zone) {  // (with a projection, dh_t was split before the loop)
+          const int16_t* z = reg.row_noise(t, b0 + b, noise);
+          if (!proj) reg.split(dm_b, dh_next + b * P, z, 0, P);
+          reg.split(dc + b * H, carry_c_b0 + b * H, z, P, H);
+        }
+        T* c_b = c_cell ? c_cell + b * H : nullptr;
         if (zone) {
-          T* __restrict dcb = dc + b * H;
-          const T* __restrict kc = carry_c_b0 + b * H;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) dcb[j] += kc[j];
+          backward_row<T, V, true>(H, a + b * GH, c_prev + b * H, c_b, dm_b, dc + b * H,
+                                   d + b * GH, pi, pf, po, carry_c_b0 + b * H);
+        } else {
+          backward_row<T, V, false>(H, a + b * GH, c_prev + b * H, c_b, dm_b, dc + b * H,
+                                    d + b * GH, pi, pf, po, nullptr);
         }
       }
-      // With a mask, padded rows left their dh in dh_next: accumulate onto it.
-      reg.backward_gemm(dh_next, d, GH, w_hh, P, b0, nb, P, GH, valid ? T(1) : T(0), masked_b0);
-      if (zone) add_carry(dh_next, carry_h_b0, valid, t, B, b0, nb, P);
+      // Padded rows (with a mask) left their dh in dh_next, zoneout its carry k dh_t: accumulate.
+      const T beta = valid || zone ? T(1) : T(0);
+      reg.backward_gemm(dh_next, d, GH, w_hh, P, b0, nb, P, GH, beta, masked_b0);
       std::swap(dh_cur, dh_next);
     }
   });
@@ -330,7 +348,8 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
     };
     previous_c_dot(dpi.data_ptr<T>(), 0);
     previous_c_dot(dpf.data_ptr<T>(), 1);
-    column_dot<T>(dpo.data_ptr<T>(), dx + 3 * H, GH, c_cells.data_ptr<T>(), H, rows, H, false);
+    const T* c_cells = (zone ? c_cand : cs).data_ptr<T>();
+    column_dot<T>(dpo.data_ptr<T>(), dx + 3 * H, GH, c_cells, H, rows, H, false);
     result.insert(result.end(), {dpi, dpf, dpo});
   } else {
     result.insert(result.end(), {Tensor(), Tensor(), Tensor()});
@@ -352,10 +371,10 @@ TensorList lstm_forward(RECUR_FORWARD_ARGS) {
   const Tensor x = xp.contiguous(), h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensorList p = contiguous(params);
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "recur_lstm_forward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = by_variant(options[0], [&](auto variant) {
       return forward_impl<scalar_t, decltype(variant)::value>(x, h0, c0, p, v, reg, training);
     });
@@ -367,10 +386,10 @@ TensorList lstm_backward(RECUR_BACKWARD_ARGS) {
   const OptTensorList g = contiguous(grads), p = contiguous(params), f = contiguous(forward);
   const Tensor h0 = state0[0].contiguous(), c0 = state0[1].contiguous();
   const OptTensor v = contiguous(valid);
-  const OptTensor rm = contiguous(recurrent_mask), zn = contiguous(zoneout_noise);
+  const OptTensor rm = contiguous(recurrent_mask), zs = contiguous(zoneout_seed);
   TensorList result;
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "recur_lstm_backward", [&] {
-    const Regularisation<scalar_t> reg(rm, zn, zoneout);
+    const Regularisation<scalar_t> reg(rm, zs, zoneout, state0);
     result = by_variant(options[0], [&](auto variant) {
       return backward_impl<scalar_t, decltype(variant)::value>(g, h0, c0, p, f, v, reg);
     });

@@ -1,18 +1,20 @@
 // Registers the native engine's kernels as torch operators (torch.ops.recur_native.*).
 //
 // Every cell family has the same two signatures (see recur/engine/native/kernels.py):
-//   <family>_forward(xp, state0, params, valid, recurrent_mask, zoneout_noise, zoneout, options,
+//   <family>_forward(xp, state0, params, valid, recurrent_mask, zoneout_seed, zoneout, options,
 //                    reals, training) -> Tensor[]
 //       [outputs (T, B, S_0), *final_state, *saved (only when training)]
-//   <family>_backward(grads, state0, params, forward, valid, recurrent_mask, zoneout_noise,
+//   <family>_backward(grads, state0, params, forward, valid, recurrent_mask, zoneout_seed,
 //                     zoneout, options, reals) -> Tensor[]
 //       grads = [d_outputs?, *d_final_state?], forward = [outputs, *saved]
 //       -> [d_xp (T, B, G*H), *d_state0, *d_params (undefined where a parameter is absent)]
-// recurrent_mask (B, S_0), the zoneout probability and, in training, zoneout_noise (T, B, ΣS_k)
-// int16: the regularisation of recur/engine/regularisation.py (p = 0 and None: none).
-// plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound, and the input projection's
-// linear_forward / linear_backward_input (linear.cpp), and the Echo State Network's
-// reservoir_run (reservoir.cpp).
+// recurrent_mask (B, S_0), the zoneout probability and, in training, zoneout_seed (a 0-d int64,
+// the seed of the noise the kernels compute inline): the regularisation of
+// recur/engine/regularisation.py (p = 0 and None: none).
+// Plus gemm_bound (bench.cpp), the benchmark's GEMM-only bound; zoneout_noise
+// (zoneout_noise.cpp), the kernels' zoneout noise materialised for the tests; the input
+// projection's linear_forward / linear_backward_input (linear.cpp); and the Echo State
+// Network's reservoir_run (reservoir.cpp).
 #include <torch/library.h>
 
 #include "common.h"
@@ -38,12 +40,12 @@ Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& in
 #define RECUR_DEFINE(m, family)                                                                \
   m.def(#family                                                                                \
         "_forward(Tensor xp, Tensor[] state0, Tensor?[] params, Tensor? valid, "               \
-        "Tensor? recurrent_mask, Tensor? zoneout_noise, float zoneout, int[] options, "         \
+        "Tensor? recurrent_mask, Tensor? zoneout_seed, float zoneout, int[] options, "          \
         "float[] reals, bool training) -> Tensor[]",                                           \
         &recur_native::family##_forward);                                                      \
   m.def(#family                                                                                \
         "_backward(Tensor?[] grads, Tensor[] state0, Tensor?[] params, Tensor?[] forward, "    \
-        "Tensor? valid, Tensor? recurrent_mask, Tensor? zoneout_noise, float zoneout, "         \
+        "Tensor? valid, Tensor? recurrent_mask, Tensor? zoneout_seed, float zoneout, "          \
         "int[] options, float[] reals) -> Tensor[]",                                           \
         &recur_native::family##_backward)
 
