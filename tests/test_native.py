@@ -105,7 +105,11 @@ def test_split_batch_matches_reference(name, kwargs):
 @pytest.mark.parametrize(("name", "kwargs"), CELLS, ids=IDS)
 @pytest.mark.parametrize("lengths", [None, [7, 4, 1]])
 def test_inference_equals_training_forward(name, kwargs, lengths):
-    """Without autograd the kernels keep only two steps of state: same numbers, bit for bit."""
+    """Without autograd the kernels keep only two steps of state: same numbers, bit for bit.
+
+    Except the layer-normalised LSTM's input side, which inference forms in one fused pass
+    (native layer_norm_linear) whose sums round differently from torch's layer_norm.
+    """
     torch.manual_seed(0)
     layer = LAYERS[name](3, 12, num_layers=2, impl="native", **kwargs)
     x = torch.randn(7, 3, 3, requires_grad=True)
@@ -113,7 +117,10 @@ def test_inference_equals_training_forward(name, kwargs, lengths):
     with torch.no_grad():
         inferred = flat_outputs(*layer(x, lengths=lengths))
     for a, b in zip(trained, inferred):
-        assert torch.equal(a, b)
+        if name == "lnlstm":
+            torch.testing.assert_close(a.detach(), b, rtol=1e-5, atol=1e-6)
+        else:
+            assert torch.equal(a, b)
 
 
 @needs_native

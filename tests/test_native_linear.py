@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import recur
 from recur.engine import native
 from recur.engine.native import linear as native_linear_module
-from recur.engine.native.linear import input_linear, native_linear
+from recur.engine.native.linear import input_linear, layer_norm_linear, native_linear
 
 pytestmark = pytest.mark.skipif(not native.load(), reason="the native engine did not build")
 
@@ -48,10 +48,10 @@ def test_only_inputs_that_need_it_get_gradients():
 def test_rejects_other_dtypes_by_name():
     with pytest.raises(RuntimeError, match="x must be a float32 CPU tensor, got Double"):
         torch.ops.recur_native.linear_forward(
-            torch.randn(2, 3, dtype=torch.float64), torch.randn(4, 3), None
+            torch.randn(2, 3, dtype=torch.float64), torch.randn(4, 3), None, None, 0.0
         )
     with pytest.raises(RuntimeError, match=r"x \(\.\.\., 3\) expected"):
-        torch.ops.recur_native.linear_forward(torch.randn(2, 4), torch.randn(4, 3), None)
+        torch.ops.recur_native.linear_forward(torch.randn(2, 4), torch.randn(4, 3), None, None, 0.0)
 
 
 def test_chosen_only_where_the_native_engine_runs(monkeypatch):
@@ -74,3 +74,25 @@ def test_a_native_layer_projects_with_it(monkeypatch):
     monkeypatch.setattr("recur.layers.base.input_linear", lambda impl, x: spy)
     recur.GRU(3, 4, num_layers=2)(torch.randn(5, 2, 3))
     assert calls == [(5, 2, 3), (5, 2, 4)]
+
+
+@pytest.mark.parametrize("beta", [True, False])
+def test_layer_norm_linear_matches_torch(beta):
+    """LN(x Wᵀ; γ, β): one fused pass without autograd, the composed ops with it; both as torch."""
+    torch.manual_seed(0)
+    x, w = torch.randn(5, 7, 16), torch.randn(48, 16)
+    gamma, b = torch.rand(48) + 0.5, torch.randn(48) if beta else None
+    expected = F.layer_norm(F.linear(x, w), (48,), gamma, b, 1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(layer_norm_linear(x, w, gamma, b, 1e-5), expected)
+    w.requires_grad_(True)
+    y = layer_norm_linear(x, w, gamma, b, 1e-5)
+    assert y.grad_fn is not None
+    torch.testing.assert_close(y, F.layer_norm(F.linear(x, w), (48,), gamma, b, 1e-5))
+
+
+def test_norm_weight_of_the_wrong_size_is_named():
+    with pytest.raises(RuntimeError, match=r"norm_weight \(4\) expected"):
+        torch.ops.recur_native.linear_forward(
+            torch.randn(2, 3), torch.randn(4, 3), None, torch.ones(5), 1e-5
+        )

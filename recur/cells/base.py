@@ -115,7 +115,9 @@ class Cell:
     def project_input(self, x: Tensor, params: Params, linear=F.linear) -> Tensor:
         """xp = x W_ih^T + b_ih for all steps at once: (T, B, I) -> (T, B, G*H).
 
-        ``linear`` computes x Wᵀ + b (the engine may pass a faster one, same numbers to rounding).
+        ``linear`` computes x Wᵀ + b (the engine may pass a faster one, same numbers to rounding);
+        it may carry ``layer_norm_linear(x, W, γ, β, eps)``, LN(x Wᵀ) in one pass, for cells that
+        normalise their input projection.
         """
         return linear(x, params["weight_ih"], params.get("bias_ih"))
 

@@ -32,7 +32,7 @@ class NativeLinear(torch.autograd.Function):
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        return torch.ops.recur_native.linear_forward(x, weight, bias)
+        return torch.ops.recur_native.linear_forward(x, weight, bias, None, 0.0)
 
     @staticmethod
     def backward(ctx, dy: Tensor):
@@ -50,6 +50,25 @@ class NativeLinear(torch.autograd.Function):
 
 def native_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return NativeLinear.apply(x, weight, bias)
+
+
+def layer_norm_linear(
+    x: Tensor, weight: Tensor, gamma: Tensor, beta: Tensor | None, eps: float
+) -> Tensor:
+    """LN(x Wᵀ; γ, β) over the last dimension (the layer-normalised LSTM's input side).
+
+    When autograd records nothing (inference), one native pass forms and normalises each block
+    of rows while it is in cache; otherwise :func:`native_linear` then torch's layer_norm.
+    """
+    if torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, weight, gamma, beta)
+    ):
+        return F.layer_norm(native_linear(x, weight), gamma.shape, gamma, beta, eps)
+    return torch.ops.recur_native.linear_forward(x, weight, beta, gamma, eps)
+
+
+#: the fused form a cell may use for LN(x Wᵀ) (see Cell.project_input)
+native_linear.layer_norm_linear = layer_norm_linear
 
 
 def input_linear(impl: str, x: Tensor) -> Linear:

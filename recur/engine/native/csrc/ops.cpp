@@ -30,7 +30,8 @@ RECUR_DECLARE(gru)
 RECUR_DECLARE(elman)
 RECUR_DECLARE(lnlstm)
 void gemm_bound(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, bool training);
-Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias);
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias,
+                      const std::optional<Tensor>& norm_weight, double eps);
 Tensor linear_backward_input(const Tensor& dy, const Tensor& weight);
 Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& indices,
                      const Tensor& data, const Tensor& x0, double leak, int64_t activation);
@@ -56,7 +57,8 @@ TORCH_LIBRARY(recur_native, m) {
   RECUR_DEFINE(m, lnlstm);
   m.def("gemm_bound(Tensor x, Tensor w_ih, Tensor w_hh, bool training) -> ()",
         &recur_native::gemm_bound);
-  m.def("linear_forward(Tensor x, Tensor weight, Tensor? bias) -> Tensor",
+  m.def("linear_forward(Tensor x, Tensor weight, Tensor? bias, Tensor? norm_weight, float eps) "
+        "-> Tensor",
         &recur_native::linear_forward);
   m.def("linear_backward_input(Tensor dy, Tensor weight) -> Tensor",
         &recur_native::linear_backward_input);
