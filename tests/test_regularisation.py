@@ -166,7 +166,11 @@ def test_split_batch_matches_reference(name, kwargs):
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize(("name", "kwargs"), CELLS, ids=CELL_IDS)
 def test_inference_equals_training_forward(name, kwargs, training, impl):
-    """Without autograd (the native kernels keep two steps of state): the same numbers."""
+    """Without autograd (the native kernels keep two steps of state): the same numbers.
+
+    Bit for bit, except the layer-normalised LSTM on the native engine, whose input side
+    inference forms in one fused pass (sums rounded in another order than torch's layer_norm).
+    """
     torch.manual_seed(0)
     layer = LAYERS[name](3, 12, num_layers=2, impl=impl, **kwargs, **REGULARISERS["all"])
     layer.train(training)
@@ -177,7 +181,10 @@ def test_inference_equals_training_forward(name, kwargs, training, impl):
     with torch.no_grad():
         inferred = flat_outputs(*layer(x, lengths=[7, 4, 1]))
     for a, b in zip(trained, inferred):
-        assert torch.equal(a, b)
+        if name == "lnlstm" and impl == "native":
+            torch.testing.assert_close(a.detach(), b, rtol=1e-5, atol=1e-6)
+        else:
+            assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CELLS, ids=CELL_IDS)
