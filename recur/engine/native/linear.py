@@ -6,6 +6,10 @@ project's AMD CPU made it 15-20 % of an LSTM's inference; the native kernel (csr
 runs row blocks through oneDNN's brgemm, 1.3-2x faster. Backward: dx = dy W natively, and
 dW = dyᵀ x, db = Σ dy by torch (a contraction over all T*B rows, where MKL is as fast).
 
+The layer-normalised LSTM's input side LN(x W_ihᵀ; γ, β) has a one-pass form for inference
+(:func:`layer_norm_linear`, attached to :func:`native_linear` for the cell to find): each block
+of rows is normalised while still in cache instead of in a second pass over the whole output.
+
 Used where the native engine runs the layer (``impl`` "fused" or "native" with the library
 loaded), on float32 CPU tensors in eager mode; elsewhere, and while anything traces
 (torch.compile, export), :func:`torch.nn.functional.linear`.
