@@ -48,3 +48,9 @@ def file_digest(*paths: str | Path | None) -> str:
 def demo_digest(settings: dict) -> str:
     """sha256 of a generated demo's settings, which determine its data as files would."""
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
+
+
+def data_digest(paths: tuple[str | Path | None, ...], demo_settings: dict) -> str:
+    """The digest of a task's data: of the user's files (``paths[0]`` the training file), or of
+    the built-in demo's settings when there is none."""
+    return demo_digest(demo_settings) if paths[0] is None else file_digest(*paths)

@@ -35,6 +35,7 @@ import scipy.special
 import torch
 
 from recur.engine.native import load as load_native
+from recur.engine.native import status as native_status
 from recur.reservoir.checks import check_activation
 
 #: the native kernel's activation codes, in order (csrc/reservoir.cpp)
@@ -87,7 +88,10 @@ class Reservoir:
         self.compiled = csr_matvec is not None if compiled is None else bool(compiled)
         self.native = bool(native) if native is not None else load_native()
         if self.native and not load_native():
-            raise ValueError("native: recur's native library is not available here")
+            raise ValueError(
+                "native: recur's native library is not available here "
+                f"({native_status().reason}); pass native=False or leave it unset"
+            )
         self._csr = None  # W's CSR arrays as torch tensors, made on the first native run
 
     def accumulate_(self, x: np.ndarray, z: np.ndarray) -> None:

@@ -257,12 +257,8 @@ class Caption(TaskSpec):
             channels=m.cnn_channels,
             feature_size=m.feature_size,
             condition=m.condition,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             embedding_dim=m.embedding_dim or 32,
-            dropout=m.dropout,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Captioned]]:

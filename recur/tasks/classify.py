@@ -254,13 +254,9 @@ class Classify(TaskSpec):
         return SequenceClassifier(
             len(meta["labels"]),
             **inputs,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             bidirectional=m.bidirectional,
-            dropout=m.dropout,
             pooling=m.pooling,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:

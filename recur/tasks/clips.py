@@ -34,7 +34,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from recur.data.bundled import demo_digest, file_digest
+from recur.data.bundled import data_digest
 from recur.data.generated import DIRECTIONS, moving_digit_clips
 from recur.data.images import load_npz, strings, unit_range
 from recur.data.tables import DataError, where
@@ -200,10 +200,7 @@ class ClipsTask(TaskSpec):
         problem = SequenceClassification(meta["labels"], config.data.batch_size)
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data = config.data
-        if data.path is None:
-            digest = demo_digest(DEMO_SIZES)
-        else:
-            digest = file_digest(data.path, data.valid_path, data.test_path)
+        digest = data_digest((data.path, data.valid_path, data.test_path), DEMO_SIZES)
         description = (
             f"CNN-{config.model.cell} of {len(meta['labels'])} classes "
             f"({meta['channels']}x{meta['height']}x{meta['width']} frames) on "
@@ -220,12 +217,8 @@ class ClipsTask(TaskSpec):
             channels=m.cnn_channels,
             feature_size=m.feature_size,
             pooling=m.pooling,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             bidirectional=m.bidirectional,
-            dropout=m.dropout,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:

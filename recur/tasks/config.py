@@ -31,6 +31,18 @@ class RecurrentConfig(Section):
     init: Literal["default", "orthogonal", "identity", "xavier", "chrono"] | None = None
     forget_bias: float | None = Field(None, description="forget-gate bias of gated cells")
 
+    def network_options(self) -> dict:
+        """The keyword arguments every model takes for its recurrent network: the cell, its size,
+        depth and dropout between layers, and :meth:`layer_options` (``bidirectional`` is passed by
+        the models that have it)."""
+        return {
+            "cell": self.cell,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            **self.layer_options(),
+        }
+
     def layer_options(self) -> dict:
         """The recurrent layer's keyword options this configuration sets (not the defaults)."""
         options = {

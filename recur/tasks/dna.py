@@ -41,7 +41,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from recur.data.bundled import demo_digest, file_digest
+from recur.data.bundled import data_digest
 from recur.data.fasta import check_sequence, is_fasta, one_hot, read_fasta
 from recur.data.motifs import LABELS, MOTIF, planted_motifs
 from recur.data.tables import DataError, read_table, where
@@ -169,10 +169,7 @@ class Dna(TaskSpec):
         problem = SequenceClassification(meta["labels"], config.data.batch_size)
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
-        if data.path is None:
-            digest = demo_digest(DEMO_SIZES)
-        else:
-            digest = file_digest(data.path, data.valid_path, data.test_path)
+        digest = data_digest((data.path, data.valid_path, data.test_path), DEMO_SIZES)
         direction = "bidirectional" if m.bidirectional else "unidirectional"
         description = (
             f"{direction} {m.cell} classifier of {len(meta['labels'])} classes ({m.pooling} "
@@ -187,13 +184,9 @@ class Dna(TaskSpec):
             len(meta["labels"]),
             input_size=4,
             embedding_dim=m.embedding_dim,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             bidirectional=m.bidirectional,
-            dropout=m.dropout,
             pooling=m.pooling,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, Sequences, list]:

@@ -290,13 +290,9 @@ class Forecast(TaskSpec):
         return RecurrentForecaster(
             columns,
             steps,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             bidirectional=m.bidirectional,
-            dropout=m.dropout,
             embedding_dim=m.embedding_dim,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def score(self, saved: SavedRun, series: Series, origins: range) -> tuple[dict, np.ndarray]:

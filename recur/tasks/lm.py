@@ -103,13 +103,9 @@ class LanguageModelling(TaskSpec):
         m = config.model
         return LanguageModel(
             len(vocab),
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             embedding_dim=m.embedding_dim,
-            dropout=m.dropout,
             tie_weights=m.tie_weights,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def dump_meta(self, vocab: Vocab) -> str:

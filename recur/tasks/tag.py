@@ -35,7 +35,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from recur.data.bundled import demo_digest, file_digest
+from recur.data.bundled import data_digest
 from recur.data.conll import Tagged, read_conll
 from recur.data.entities import generate_entities
 from recur.data.vocab import LabelSet, TokenVocab
@@ -188,10 +188,7 @@ class Tag(TaskSpec):
         problem = Tagging(meta["tags"], config.data.batch_size, config.model.word_dropout)
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
-        if data.path is None:
-            digest = demo_digest(DEMO_SIZES)
-        else:
-            digest = file_digest(data.path, data.valid_path, data.test_path)
+        digest = data_digest((data.path, data.valid_path, data.test_path), DEMO_SIZES)
         direction = "bidirectional" if m.bidirectional else "unidirectional"
         description = (
             f"{direction} {m.cell} tagger of {len(meta['tags'])} tags ({len(meta['vocab'])} "
@@ -206,12 +203,8 @@ class Tag(TaskSpec):
             len(meta["tags"]),
             vocab_size=len(meta["vocab"]),
             embedding_dim=m.embedding_dim or 64,
-            cell=m.cell,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
             bidirectional=m.bidirectional,
-            dropout=m.dropout,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list]:

@@ -34,7 +34,7 @@ from typing import Literal
 import torch
 from pydantic import Field, field_validator
 
-from recur.data.bundled import demo_digest, file_digest
+from recur.data.bundled import data_digest
 from recur.data.dates import generate_dates
 from recur.data.vocab import TokenVocab
 from recur.models.seq2seq import Seq2Seq
@@ -209,13 +209,9 @@ class Translate(TaskSpec):
         problem = Translation(meta, config.data.batch_size, config.model.teacher_forcing)
         task = ExampleTask(splits, problem, config.data.batch_size, config.train.seed, dist)
         data, m = config.data, config.model
-        if data.path is None:
-            digest = demo_digest(DEMO_SIZES)
-        else:
-            digest = file_digest(
-                data.path, data.target_path, data.valid_path, data.valid_target_path,
-                data.test_path, data.test_target_path,
-            )  # fmt: skip
+        paths = (data.path, data.target_path, data.valid_path, data.valid_target_path,
+                 data.test_path, data.test_target_path)  # fmt: skip
+        digest = data_digest(paths, DEMO_SIZES)
         description = (
             f"{m.cell} seq2seq ({m.attention or 'no'} attention, "
             f"{len(meta['source_vocab'])}→{len(meta['target_vocab'])} {meta['level']} tokens) on "
@@ -229,11 +225,7 @@ class Translate(TaskSpec):
         return Seq2Seq(
             len(meta["source_vocab"]),
             len(target),
-            cell=m.cell,
-            hidden_size=m.hidden_size,
             embedding_dim=m.embedding_dim or 64,
-            num_layers=m.num_layers,
-            dropout=m.dropout,
             bidirectional=m.bidirectional,
             context=m.context,
             attention=m.attention,
@@ -241,7 +233,7 @@ class Translate(TaskSpec):
             pad_id=target.pad,
             bos_id=target.bos,
             eos_id=target.eos,
-            **m.layer_options(),
+            **m.network_options(),
         )
 
     def held_out(self, saved: SavedRun, split: str | None = None) -> tuple[str, list[Pair]]:

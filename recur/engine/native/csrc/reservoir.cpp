@@ -67,7 +67,8 @@ Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& in
                      const Tensor& data, const Tensor& x0, double leak, int64_t activation) {
   TORCH_CHECK(drive.dim() == 2 || drive.dim() == 3, "reservoir_run: drive (T, N[, B]), got ",
               drive.sizes());
-  TORCH_CHECK(activation >= kTanh && activation <= kSigmoid, "reservoir_run: activation ",
+  TORCH_CHECK(activation >= kTanh && activation <= kSigmoid,
+              "reservoir_run: activation 0-3 (tanh, identity, relu, sigmoid) expected, got ",
               activation);
   const int64_t steps = drive.size(0), N = drive.size(1), B = drive.dim() == 3 ? drive.size(2) : 1;
   const bool rows_contiguous = N == 1 || drive.stride(1) == B;  // size-1 dims' strides are free
@@ -77,11 +78,15 @@ Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& in
   TORCH_CHECK(indptr.scalar_type() == indices.scalar_type() &&
                   (indptr.scalar_type() == at::kInt || indptr.scalar_type() == at::kLong) &&
                   indptr.numel() == N + 1 && indptr.is_contiguous() && indices.is_contiguous(),
-              "reservoir_run: indptr (N + 1) and indices must be contiguous, both int32 or int64");
+              "reservoir_run: contiguous indptr (", N + 1, ") and indices, both int32 or int64, "
+              "expected, got ", indptr.scalar_type(), " ", indptr.sizes(), " and ",
+              indices.scalar_type(), " ", indices.sizes());
   TORCH_CHECK(data.scalar_type() == drive.scalar_type() && x0.scalar_type() == drive.scalar_type(),
-              "reservoir_run: data and x0 must have drive's dtype ", drive.scalar_type());
+              "reservoir_run: data and x0 of drive's dtype ", drive.scalar_type(),
+              " expected, got ", data.scalar_type(), " and ", x0.scalar_type());
   TORCH_CHECK(x0.numel() == N * B && data.numel() == indices.numel(),
-              "reservoir_run: x0 (N[, B]) and data (nnz) expected");
+              "reservoir_run: x0 of ", N * B, " values (N[, B]) and data of ", indices.numel(),
+              " (nnz) expected, got ", x0.numel(), " and ", data.numel());
   const Tensor w = data.contiguous(), start = x0.contiguous();
   AT_DISPATCH_FLOATING_TYPES(drive.scalar_type(), "reservoir_run", [&] {
     const auto go = [&](auto* ptr, auto* idx) {
