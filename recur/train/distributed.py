@@ -8,6 +8,7 @@ where every collective is the identity.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -68,4 +69,9 @@ def init_from_env() -> Dist:
 
 def shutdown(context: Dist) -> None:
     if context.world > 1 and dist.is_initialized():
+        # Free what may still hold the group (a trainer's DistributedDataParallel kept alive by
+        # a reference cycle) while the group exists. Without it, about one two-process run in 16
+        # aborted at exit with "terminate called without an active exception" (a C++ thread
+        # destroyed still running); with it, none of 24.
+        gc.collect()
         dist.destroy_process_group()
