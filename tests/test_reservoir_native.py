@@ -38,6 +38,30 @@ def test_matches_the_numpy_loop(activation, dtype, tol, batch):
 
 
 @needs_native
+@pytest.mark.parametrize("batch", [None, 2])
+def test_rows_split_between_threads_give_the_same_states(batch):
+    """From 20,000 non-zeros a step the rows are split between torch's threads (a barrier a
+    step): the states must not depend on how many threads ran them."""
+    rng = np.random.default_rng(5)
+    n, steps = 600, 30
+    W = scipy.sparse.random(n, n, density=0.06, random_state=4) * 0.3  # 21,600 non-zeros
+    shape = (steps, n) if batch is None else (steps, n, batch)
+    drive, x0 = rng.standard_normal(shape), rng.standard_normal(shape[1:])
+    threads = torch.get_num_threads()
+    try:
+        by_threads = {}
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            by_threads[count] = Reservoir(W, 0.7, "tanh", native=True).run(drive.copy(), x0)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(by_threads[2], by_threads[1])
+    np.testing.assert_array_equal(by_threads[3], by_threads[1])
+    expected = Reservoir(W, 0.7, "tanh", native=False).run(drive.copy(), x0)
+    np.testing.assert_allclose(by_threads[2], expected, rtol=0, atol=1e-12)
+
+
+@needs_native
 def test_states_written_into_the_columns_of_a_wider_matrix():
     """ESN features hold the states as columns [3, 3 + N) of each row: steps are not adjacent."""
     rng = np.random.default_rng(1)

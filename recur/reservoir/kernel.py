@@ -24,7 +24,10 @@ same result to rounding.
 
 Faster still, where recur's native library loads (:mod:`recur.engine.native`): the whole loop
 in C++ (``torch.ops.recur_native.reservoir_run``, csrc/reservoir.cpp), 2-4 µs a step at 500
-units; its tanh is 2σ(2z) − 1, within a few ulp of NumPy's. ``native=False`` keeps NumPy.
+units; its tanh is 2σ(2z) − 1, within a few ulp of NumPy's. From 20,000 non-zeros a step it
+splits W's rows between torch's threads (``torch.set_num_threads``), with the same states whatever
+the count: on 2 cores 2,100 steps of a 2,000-unit reservoir at 2 % take 42 instead of 78 ms,
+of a 10,000-unit one 1.5 instead of 4.8 s. ``native=False`` keeps NumPy.
 """
 
 from __future__ import annotations
