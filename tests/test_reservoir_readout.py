@@ -75,3 +75,13 @@ def test_solve_spd_reads_the_lower_triangle_and_keeps_its_matrix():
     X = solve_spd(given, B, 0.5, centring=u)
     np.testing.assert_allclose(left @ X, B, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(given, kept)
+
+
+def test_overwrite_phi_gives_the_same_solution():
+    """A caller that hands its rows over (the ESN's fit) gets the readout of a copying caller."""
+    phi, y = rows(4, 50, 61, 2)
+    copying, owning = RidgeReadout(61, 2), RidgeReadout(61, 2)
+    for chunk in (slice(0, 20), slice(20, 50)):
+        copying.add(phi[chunk], y[chunk])
+        owning.add(phi[chunk].copy(), y[chunk], overwrite_phi=True)
+    np.testing.assert_array_equal(owning.solve(1e-3), copying.solve(1e-3))

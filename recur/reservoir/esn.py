@@ -257,7 +257,7 @@ class EchoStateNetwork:
                 x = self._states(phi)[-1].copy()
                 first = max(skip - start, 0)
                 if first < stop - start:
-                    self._readout.add(phi[first:], y[start + first : stop])
+                    self._readout.add(phi[first:], y[start + first : stop], overwrite_phi=True)
             self._carry = (x, y[-1].copy())
 
     def fit_online(

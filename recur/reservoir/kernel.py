@@ -27,7 +27,11 @@ in C++ (``torch.ops.recur_native.reservoir_run``, csrc/reservoir.cpp), 2-4 µs a
 units; its tanh is 2σ(2z) − 1, within a few ulp of NumPy's. From 20,000 non-zeros a step it
 splits W's rows between torch's threads (``torch.set_num_threads``), with the same states whatever
 the count: on 2 cores 2,100 steps of a 2,000-unit reservoir at 2 % take 42 instead of 78 ms,
-of a 10,000-unit one 1.5 instead of 4.8 s. ``native=False`` keeps NumPy.
+of a 10,000-unit one 1.5 instead of 4.8 s. The barrier a step makes that split sensitive to a
+busy machine: NumPy's and SciPy's OpenBLAS workers busy-wait ~0.1 s after a threaded product, and
+a 2,000-unit loop started within that window took 80-140 ms instead of 42 (78 on one thread).
+Switching to one thread when that happens was tried (timed segments) and did not help: one
+thread inside the team ran 3x slower there too. ``native=False`` keeps NumPy.
 """
 
 from __future__ import annotations

@@ -16,10 +16,12 @@ the constant), targets :math:`y_t`; the readout :math:`W_{out}` (O, D) minimises
   2,000 steps): with the rows centred, :math:`Z_c, Y_c`,
   :math:`W^\top = Z_c^\top (Z_c Z_c^\top + \lambda I)^{-1} Y_c` and the intercept
   :math:`\bar y - W \bar z`. It costs O(S² D) instead of O(S D² + D³). The kernel
-  :math:`K = Z Z^\top` (S, S) grows block by block as chunks arrive, from rows shifted by the first
-  chunk's mean (centring is shift-invariant; the shift keeps the final centring from cancelling
-  digits), and is centred when solving: :math:`K_c = K - v 1^\top - 1 v^\top + (\bar z^\top \bar z)
-  11^\top`, :math:`v = Z \bar z`.
+  :math:`K = Z Z^\top` (S, S) grows block by block as chunks arrive (only its lower triangle is
+  formed, by SYRK), from rows shifted by the first chunk's mean (centring is shift-invariant; the
+  shift keeps the final centring from cancelling digits). The rows are kept as φ − (1, shift), z
+  behind a zero column, so that they are contiguous for BLAS. K is centred when solving:
+  :math:`K_c = K - v 1^\top - 1 v^\top + (\bar z^\top \bar z) 11^\top`, :math:`v = Z \bar z`,
+  a symmetric rank-2 update.
 
 The rows are kept until there are D of them (never more memory than G), then folded into G and
 C, unless ``expected_rows`` says from the start that there will be at least D. Both systems are
@@ -93,9 +95,9 @@ class RidgeReadout:
         self.n_rows = 0
         self.gram: np.ndarray | None = None  # Φᵀ Φ (D, D)
         self.cross: np.ndarray | None = None  # Φᵀ Y (D, O)
-        self.rows: list[tuple[np.ndarray, np.ndarray]] = []  # (z - shift, y) blocks
-        self.kernel = np.zeros((0, 0))  # (Z - shift)(Z - shift)ᵀ over the kept rows
-        self.shift: np.ndarray | None = None
+        self.rows: list[tuple[np.ndarray, np.ndarray]] = []  # (φ - shift, y) blocks
+        self.kernel = np.zeros((0, 0))  # (Φ - shift)(Φ - shift)ᵀ over the kept rows
+        self.shift: np.ndarray | None = None  # (D,): 1, then the first chunk's mean of z
         if expected_rows is not None and expected_rows >= self.features:
             self._start_gram()
 
@@ -103,25 +105,32 @@ class RidgeReadout:
         self.gram = np.zeros((self.features, self.features), order="F")  # lower triangle kept
         self.cross = np.zeros((self.features, self.outputs), order="F")
 
-    def add(self, phi: np.ndarray, y: np.ndarray) -> None:
-        """Accumulate rows phi (S, D) with targets y (S, O), both converted to float64."""
+    def add(self, phi: np.ndarray, y: np.ndarray, *, overwrite_phi: bool = False) -> None:
+        """Accumulate rows phi (S, D) with targets y (S, O), both converted to float64.
+
+        ``overwrite_phi=True`` lets the readout keep phi's memory (shifted in place) where it
+        keeps rows, instead of a copy: for a caller that made phi for it and drops it.
+        """
         phi = np.asarray(phi, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if self.gram is None and self.n_rows + len(phi) >= self.features:
             kept = self.rows  # the rows now outweigh G: fold them in
             self._start_gram()
             for z_kept, y_kept in kept:
-                self._add_gram(
-                    np.concatenate([np.ones((len(z_kept), 1)), z_kept + self.shift], 1), y_kept
-                )
+                self._add_gram(z_kept + self.shift, y_kept)
             self.rows, self.kernel = [], np.zeros((0, 0))
         self.n_rows += len(phi)
         if self.gram is not None:
             self._add_gram(phi, y)
             return
-        if self.shift is None:
-            self.shift = phi[:, 1:].mean(axis=0)
-        z = phi[:, 1:] - self.shift
+        if self.shift is None:  # the constant column becomes 0: K is that of z alone
+            self.shift = phi.mean(axis=0)
+            self.shift[0] = 1.0
+        if overwrite_phi and phi.flags.c_contiguous:
+            z = phi
+            z -= self.shift
+        else:
+            z = phi - self.shift
         new_block = blas.dsyrk(1.0, z.T, trans=1, lower=1)  # z zᵀ, lower triangle, F order
         old = len(self.kernel)
         if old == 0:
@@ -160,6 +169,6 @@ class RidgeReadout:
         weights = sum(
             blas.dgemm(1.0, z.T, alpha[a:b]) for (z, _), a, b in zip(self.rows, starts, starts[1:])
         )
-        weights -= z_mean[:, None] * alpha.sum(axis=0)[None, :]  # Z_cᵀ α, (D - 1, O)
-        intercept = y_mean - (z_mean + self.shift) @ weights
-        return np.concatenate([intercept[None, :], weights]).T
+        weights -= z_mean[:, None] * alpha.sum(axis=0)[None, :]  # Z_cᵀ α (D, O); row 0 is 0
+        weights[0] = y_mean - (z_mean + self.shift) @ weights  # the intercept
+        return weights.T
