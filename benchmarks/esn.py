@@ -21,7 +21,7 @@ Then build and fit times alone at 2,000 and 10,000 units (best of 3 and of 2 run
 and a tuned recur configuration. The timings of a busy machine vary by tens of per cent from run
 to run: the ratios come from runs side by side, never from separate processes.
 
-    python -m benchmarks.esn                      # the full comparison (about 15 minutes)
+    python -m benchmarks.esn                      # the full comparison (about 5 minutes)
     python -m benchmarks.esn --quick              # smoke test: tiny sizes, two seeds
     python -m benchmarks.esn --blas-threads 1     # the same BLAS threads for both (threadpoolctl)
     python -m benchmarks.esn --json out.json      # also write the results
