@@ -5,11 +5,12 @@ than an iterative solver. Larger ones use ARPACK (``scipy.sparse.linalg.eigs``) 
 matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (24 of 150
 above 2,000 units), to ARPACK's relative tolerance 1e-10 (a bound on the residual: the
 eigenvalue itself comes out within about 1e-14 of LAPACK's; the looser 1e-8 is faster but missed
-the edge once in 40 draws). Its matrix-vector products go through the reservoir kernel: the native
-loop where it loads (W's rows split between torch's threads from 20,000 non-zeros), else SciPy's
-compiled sparse product without the dispatch of ``W @ v``. NumPy's and SciPy's BLAS run on one
-thread meanwhile: ARPACK calls them between products, and their workers' busy-waiting made the
-split products 3x slower instead of 3x faster. At 10,000 units on 2 cores: 8.2 s instead of 12.5.
+the edge once in 40 draws). Its matrix-vector products go through the reservoir kernel: SciPy's
+compiled sparse product without the dispatch of ``W @ v`` or, from ``NATIVE_NON_ZEROS`` (below it
+the native op's per-call cost outweighs its gain), the native loop with W's rows split between
+torch's threads. NumPy's and SciPy's BLAS then run on one thread: ARPACK calls them between
+products, and their workers' busy-waiting made the split products 3x slower instead of 3x
+faster. On 2 cores: 5,000 units at 2 % 1.2 s instead of 1.6, 10,000 units 6.8 s instead of 12.5.
 
 Asking for one eigenvalue only (``k = 1``, ARPACK's default space of 20) is what libraries usually
 do, and it is unreliable on random reservoirs: their eigenvalues fill a disk uniformly, so the
@@ -22,16 +23,20 @@ estimate, in ``benchmarks/esn.py``, took about as long and left ρ(W) at 1.2598 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
+from recur.engine.native import load as load_native
 from recur.reservoir.kernel import Reservoir
 
 DENSE_LIMIT = 300
 ARPACK_TOL = 1e-10
+NATIVE_NON_ZEROS = 200_000  # at 2 %: 1,000 units 52 ms native against 37, 2,000 units alike
 
 
 def arpack_sizes(n: int) -> tuple[int, int]:
@@ -60,11 +65,13 @@ def spectral_radius(W, *, seed: int = 0) -> float:
     if n <= DENSE_LIMIT:
         dense = W.toarray() if scipy.sparse.issparse(W) else np.asarray(W)
         return float(np.abs(scipy.linalg.eigvals(dense, check_finite=False)).max(initial=0.0))
-    product = Reservoir(scipy.sparse.csr_matrix(W, dtype=np.float64), activation="identity")
+    W = scipy.sparse.csr_matrix(W, dtype=np.float64)
+    native = load_native() and W.nnz >= NATIVE_NON_ZEROS
+    product = Reservoir(W, activation="identity", native=native)
 
     def matvec(v: np.ndarray) -> np.ndarray:
         v = np.ascontiguousarray(v, dtype=np.float64).reshape(n)
-        if product.native:  # one step from x_0 = v with no drive, identity f, no leak: W v
+        if native:  # one step from x_0 = v with no drive, identity f, no leak: W v
             return product.run(np.zeros((1, n)), v)[0]
         out = np.zeros(n)
         product.accumulate_(v, out)
@@ -72,7 +79,7 @@ def spectral_radius(W, *, seed: int = 0) -> float:
 
     v0 = np.random.default_rng(seed).standard_normal(n)
     wanted, krylov = arpack_sizes(n)
-    with threadpool_limits(1, user_api="blas"):
+    with threadpool_limits(1, user_api="blas") if native else contextlib.nullcontext():
         eigenvalues = scipy.sparse.linalg.eigs(
             scipy.sparse.linalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64),
             k=wanted,
