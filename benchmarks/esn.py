@@ -17,7 +17,9 @@ the same seed. For every reservoir seed, contenders alternating in order:
   (normalised by the std of the whole series) and its median over the start points;
 - rho: the spectral radius W actually has, measured afterwards (not timed).
 
-Then build and fit times alone at 2,000 and 10,000 units (best of 3 and of 2 runs, interleaved),
+Then build and fit times alone at 2,000 and 10,000 units (best of 5 and of 2 runs, interleaved:
+a threaded BLAS call leaves its workers busy-waiting ~0.1 s, and a run that starts inside that
+window shares the cores with them, so a single run varies by up to 30 % here),
 and a tuned recur configuration. The timings of a busy machine vary by tens of per cent from run
 to run: the ratios come from runs side by side, never from separate processes.
 
@@ -49,8 +51,9 @@ TUNED = dict(units=1000, train=10000, sr=1.25, leak=0.5, ridge=1e-9, connectivit
              input_scaling=1.0, bias_scaling=0.5)  # fmt: skip
 SETTINGS = {
     "full": dict(units=500, seeds=5, train=2000, test=1000, starts=10, sizes=(2000, 10000),
-                 repeats=3),
-    "quick": dict(units=40, seeds=2, train=300, test=200, starts=3, sizes=(60,), repeats=1),
+                 repeats=3, size_repeats=5),
+    "quick": dict(units=40, seeds=2, train=300, test=200, starts=3, sizes=(60,), repeats=1,
+                  size_repeats=1),
 }  # fmt: skip
 
 
@@ -317,12 +320,17 @@ def run(settings: dict, shared: dict, tuned_settings: dict) -> dict:
                     settings["repeats"],
                 )  # fmt: skip
             )
-    sizes = [  # best of 3 interleaved runs up to 2,000 units, of 2 above (a minute each)
+    sizes = [  # best of 5 interleaved runs up to 2,000 units, of 2 above (a minute each)
         row
         for units in settings["sizes"]
         for row in size_rows(
-            contenders, units, shared, series, train, settings["repeats"] if units <= 2000 else 2
-        )  # fmt: skip
+            contenders,
+            units,
+            shared,
+            series,
+            train,
+            settings["size_repeats"] if units <= 2000 else 2,
+        )
     ]
     tuned_params = {k: v for k, v in tuned_settings.items() if k not in ("units", "train")}
     tuned = [
