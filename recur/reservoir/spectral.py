@@ -2,7 +2,7 @@ r"""The spectral radius :math:`\rho(W) = \max_i |\lambda_i(W)|` of a reservoir m
 
 Small matrices (``N <= DENSE_LIMIT``) use LAPACK's dense eigenvalues: exact and, there, faster
 than an iterative solver. Larger ones use ARPACK (``scipy.sparse.linalg.eigs``) on the sparse
-matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (24 of 150
+matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (16 of 100
 above 2,000 units), to ARPACK's relative tolerance 1e-10 (a bound on the residual: the
 eigenvalue itself comes out within about 1e-14 of LAPACK's; the looser 1e-8 is faster but missed
 the edge once in 40 draws). Its matrix-vector products go through the reservoir kernel: SciPy's
@@ -10,15 +10,19 @@ compiled sparse product without the dispatch of ``W @ v`` or, from ``NATIVE_NON_
 the native op's per-call cost outweighs its gain), the native loop with W's rows split between
 torch's threads. NumPy's and SciPy's BLAS then run on one thread: ARPACK calls them between
 products, and their workers' busy-waiting made the split products 3x slower instead of 3x
-faster. On 2 cores: 5,000 units at 2 % 1.2 s instead of 1.6, 10,000 units 6.8 s instead of 12.5.
+faster. On 2 cores with 24 of 150: 5,000 units at 2 % 1.2 s instead of 1.6, 10,000 units 6.8 s
+instead of 12.5 (a 10,000-unit EchoStateNetwork now builds in 6.5 s, 13-17 s before).
 
 Asking for one eigenvalue only (``k = 1``, ARPACK's default space of 20) is what libraries usually
 do, and it is unreliable on random reservoirs: their eigenvalues fill a disk uniformly, so the
 largest moduli are packed together, and ARPACK often settles on one just inside the edge. Measured
 against dense eigenvalues: 1 in 20 wrong at 500 units, 2 in 10 at 1,000, 2 in 4 at 2,000 (errors
-up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. At 10,000 units (2 %
-connectivity) 24 of 150 needs about 2,500 matrix-vector products; reservoirpy's single-eigenvalue
-estimate, in ``benchmarks/esn.py``, took about as long and left ρ(W) at 1.2598 for 1.25 asked.
+up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. Above 2,000 units 8 of
+40 missed the edge in 1 of 2 draws at 10,000 units (by 0.5 %); 16 of 100 agreed with LAPACK to
+3e-14 in 5 draws at 3,000 units and with 24 of 150 to 2e-12 in 11 draws at 5,000 and 10,000
+(1-2 % connectivity), and took 0.5-0.9 of its time (4.6-5.4 s at 10,000 units, 2 %).
+reservoirpy's single-eigenvalue estimate, in ``benchmarks/esn.py``, left ρ(W) at 1.2598 for 1.25
+asked at 10,000 units.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ NATIVE_NON_ZEROS = 200_000  # at 2 %: 1,000 units 52 ms native against 37, 2,000
 
 def arpack_sizes(n: int) -> tuple[int, int]:
     """(wanted eigenvalues k, Krylov space size): larger for large reservoirs (fewer restarts)."""
-    return (8, 40) if n <= 2000 else (24, 150)
+    return (8, 40) if n <= 2000 else (16, 100)
 
 
 def spectral_radius(W, *, seed: int = 0) -> float:
