@@ -69,7 +69,7 @@ void step_rows(T* __restrict z, const T* __restrict x_prev, int64_t first, int64
 }
 
 // The time loop. With enough non-zeros a step, the rows are split between torch's threads in
-// halves of equal non-zeros, each thread runs its rows of every step, and one barrier a step
+// shares of equal non-zeros, each thread runs its rows of every step, and one barrier a step
 // makes x_t whole before step t + 1 reads it. A thread owns its rows' f and leak too, so that
 // is the only synchronisation. The result does not depend on the number of threads.
 template <typename T, typename I>
