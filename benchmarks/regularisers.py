@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
-from benchmarks.rnn import SPECS, environment, training_step
+from benchmarks.rnn import SPECS, environment, interleaved_times, training_step
 
 SHAPE = (64, 100, 128, 128)
 SETTINGS = {
@@ -31,25 +29,6 @@ SETTINGS = {
     "weight_drop=0.5": {"weight_drop": 0.5},
     "all three": {"recurrent_dropout": 0.25, "zoneout": 0.1, "weight_drop": 0.5},
 }
-
-
-def paired_times(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
-    """Seconds of one call of each run, ``repeats`` times, all runs once per repetition.
-
-    The order rotates from repetition to repetition, so that no run always follows the same one.
-    """
-    for run in runs.values():  # warm-up: allocator, oneDNN primitive cache, the native build
-        run()
-        run()
-    names = list(runs)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for repetition in range(repeats):
-        shift = repetition % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def measure(shape=SHAPE, repeats: int = 15, layers=("LSTM", "GRU")) -> list[dict]:
@@ -65,7 +44,7 @@ def measure(shape=SHAPE, repeats: int = 15, layers=("LSTM", "GRU")) -> list[dict
             layer = SPECS[name].make(input_size, hidden_size, **options)
             layer.load_state_dict(plain.state_dict())
             runs[label] = training_step(layer, x)
-        times = paired_times(runs, repeats)
+        times = interleaved_times(runs, repeats, sample_seconds=0.0, rotate=True)
         for label, seconds in times.items():
             median = statistics.median(seconds)
             cost = statistics.median(t / base - 1 for t, base in zip(seconds, times["none"]))

@@ -156,13 +156,18 @@ def inference_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
-def interleaved_medians(
-    runs: dict[str, Callable[[], None]], repeats: int, sample_seconds: float = 0.02
-) -> dict[str, float]:
-    """Median seconds per call of each run, alternating contenders within every repetition.
+def interleaved_times(
+    runs: dict[str, Callable[[], None]],
+    repeats: int,
+    sample_seconds: float = 0.02,
+    rotate: bool = False,
+) -> dict[str, list[float]]:
+    """Seconds per call of each run, ``repeats`` samples, every run once per repetition.
 
     Each sample repeats a run enough times to last about ``sample_seconds`` (calibrated by the
     warm-up call), so that sub-millisecond runs are not at the mercy of the timer and scheduler.
+    With ``rotate`` the order turns from repetition to repetition, so that no run always follows
+    the same one.
     """
     calls = {}
     for name, run in runs.items():  # warm-up (allocator, oneDNN primitive cache) and calibration
@@ -170,13 +175,23 @@ def interleaved_medians(
         start = time.perf_counter()
         run()
         calls[name] = max(1, min(100, round(sample_seconds / (time.perf_counter() - start))))
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for repetition in range(repeats):
+        shift = repetition % len(names) if rotate else 0
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             for _ in range(calls[name]):
-                run()
+                runs[name]()
             times[name].append((time.perf_counter() - start) / calls[name])
+    return times
+
+
+def interleaved_medians(
+    runs: dict[str, Callable[[], None]], repeats: int, sample_seconds: float = 0.02
+) -> dict[str, float]:
+    """Median seconds per call of each run (:func:`interleaved_times`)."""
+    times = interleaved_times(runs, repeats, sample_seconds)
     return {name: statistics.median(values) for name, values in times.items()}
 
 

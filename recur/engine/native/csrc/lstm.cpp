@@ -271,10 +271,14 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
             dh_next[b * P + j] = keep ? T(0) : dh_cur[b * P + j];
           }
         }
-        if (zone) {  // dh_t splits into the cell's share, before reaching m, and the carry
+        // Zoneout: dh_t (before it reaches m) and dc_t split into the cell's shares and the
+        // carries, both here so that the row's noise is computed once.
+        if (zone) {
           for (int64_t b = 0; b < nb; ++b) {
             if (is_valid(valid, t, B, b0 + b)) {
-              reg.split(dh_t + b * P, dh_next + b * P, reg.row_noise(t, b0 + b, noise), 0, P);
+              const int16_t* z = reg.row_noise(t, b0 + b, noise);
+              reg.split(dh_t + b * P, dh_next + b * P, z, 0, P);
+              reg.split(dc + b * H, carry_c_b0 + b * H, z, P, H);
             }
           }
         }
@@ -297,9 +301,9 @@ TensorList backward_impl(const OptTensorList& grads, const Tensor& h0, const Ten
           }
           if (valid) std::fill(dh_next + b * P, dh_next + (b + 1) * P, T(0));
         }
-        if (zone) {  // (with a projection, dh_t was split before the loop)
+        if (zone && !proj) {  // (with a projection, both were split before the loop)
           const int16_t* z = reg.row_noise(t, b0 + b, noise);
-          if (!proj) reg.split(dm_b, dh_next + b * P, z, 0, P);
+          reg.split(dm_b, dh_next + b * P, z, 0, P);
           reg.split(dc + b * H, carry_c_b0 + b * H, z, P, H);
         }
         T* c_b = c_cell ? c_cell + b * H : nullptr;
