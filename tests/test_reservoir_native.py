@@ -62,6 +62,47 @@ def test_rows_split_between_threads_give_the_same_states(batch):
 
 
 @needs_native
+@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize(("n", "density", "inputs"), [(40, 0.1, 1), (40, 0.1, 3), (600, 0.06, 2)])
+def test_drive_formed_in_the_loop(batch, n, density, inputs):
+    """inputs/input_weights/bias: the loop forms d_t = b + W_in u_t itself (written, not added
+    to: drive's old contents are ignored); the same states as the drive computed beforehand,
+    with the rows split between threads too (600 units: 21,600 non-zeros)."""
+    rng = np.random.default_rng(7)
+    steps = 20
+    W = scipy.sparse.random(n, n, density=density, random_state=3) * 0.4
+    W_in, b = rng.standard_normal((n, inputs)), rng.standard_normal(n)
+    u_shape = (steps, inputs) if batch is None else (steps, inputs, batch)
+    u = rng.standard_normal(u_shape)
+    drive = u @ W_in.T + b if batch is None else np.einsum("ni,tib->tnb", W_in, u) + b[:, None]
+    x0 = rng.standard_normal(drive.shape[1:])
+    expected = Reservoir(W, 0.6, "tanh", native=False).run(drive, x0)
+    for native_loop in (True, False):
+        garbage = np.full(drive.shape, np.nan)
+        states = Reservoir(W, 0.6, "tanh", native=native_loop).run(
+            garbage, x0, inputs=u, input_weights=W_in, bias=b
+        )
+        np.testing.assert_allclose(states, expected, rtol=0, atol=1e-12)
+
+
+@needs_native
+def test_kernel_rejects_inputs_of_the_wrong_shape():
+    W = scipy.sparse.identity(4, format="csr")
+    indptr, indices = (torch.from_numpy(a) for a in (W.indptr, W.indices))
+    arguments = [torch.zeros(3, 4, dtype=torch.float64), indptr, indices,
+                 torch.from_numpy(W.data), torch.zeros(4, dtype=torch.float64), 1.0, 0]  # fmt: skip
+    with pytest.raises(RuntimeError, match=r"inputs \(3, K\), input_weights \(4, K\)"):
+        torch.ops.recur_native.reservoir_run(
+            *arguments,
+            torch.zeros(3, 2, dtype=torch.float64),
+            torch.zeros(4, 3, dtype=torch.float64),
+            torch.zeros(4, dtype=torch.float64),
+        )
+    with pytest.raises(RuntimeError, match="expected together or not at all"):
+        torch.ops.recur_native.reservoir_run(*arguments, torch.zeros(3, 2, dtype=torch.float64))
+
+
+@needs_native
 def test_states_written_into_the_columns_of_a_wider_matrix():
     """ESN features hold the states as columns [3, 3 + N) of each row: steps are not adjacent."""
     rng = np.random.default_rng(1)

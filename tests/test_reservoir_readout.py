@@ -85,3 +85,33 @@ def test_overwrite_phi_gives_the_same_solution():
         copying.add(phi[chunk], y[chunk])
         owning.add(phi[chunk].copy(), y[chunk], overwrite_phi=True)
     np.testing.assert_array_equal(owning.solve(1e-3), copying.solve(1e-3))
+
+
+def test_a_last_solve_in_place_then_more_rows():
+    """solve(keep=False) factors the dual kernel in place (as fit's last solve does): the same
+    readout, and a later add or solve forms the kernel again from the kept rows."""
+    phi, y = rows(5, 45, 61, 2)
+    readout = RidgeReadout(61, 2)
+    readout.add(phi[:20], y[:20])
+    readout.add(phi[20:30], y[20:30])
+    np.testing.assert_allclose(
+        readout.solve(1e-3, keep=False), ridge_reference(phi[:30], y[:30], 1e-3), atol=1e-8
+    )
+    assert readout.kernel is None
+    np.testing.assert_allclose(
+        readout.solve(1e-3, keep=False), ridge_reference(phi[:30], y[:30], 1e-3), atol=1e-8
+    )
+    readout.add(phi[30:], y[30:])
+    np.testing.assert_allclose(readout.solve(1e-3), ridge_reference(phi, y, 1e-3), atol=1e-8)
+    assert readout.kernel.shape == (45, 45)
+
+
+def test_a_singular_solve_in_place_falls_back_on_a_rebuilt_kernel():
+    phi, y = rows(6, 30, 41, 1)
+    phi[15:] = phi[:15]  # repeated rows: K is singular at ridge 0
+    readout = RidgeReadout(41, 1)
+    readout.add(phi, y)
+    W = readout.solve(0.0, keep=False)
+    best = phi @ np.linalg.lstsq(phi, y, rcond=None)[0]
+    np.testing.assert_allclose(phi @ W.T, best, rtol=0, atol=1e-8)
+    assert readout.kernel is not None  # the fallback solved on a kernel formed again

@@ -117,6 +117,8 @@ class EchoStateNetwork:
             feedback_scaling=c.feedback_scaling, seed=c.seed, dtype=c.np_dtype,
         )  # fmt: skip
         self.reservoir = Reservoir(self.weights.W, c.leak_rate, c.activation)
+        w = self.weights  # [W_in, W_back] (N, I + O): the drive's weights on [u_t, ỹ_{t-1}]
+        self._drive_weights = np.hstack([w.W_in, w.W_back]) if c.feedback else w.W_in
         self.W_out: np.ndarray | None = None  # (O, D), set by fit
         self._noise = seed_streams(c.seed)["noise"]
         self._readout = RidgeReadout(c.feature_size, c.output_size)
@@ -143,18 +145,22 @@ class EchoStateNetwork:
 
     def _run(self, u: np.ndarray, fed: np.ndarray, x0: np.ndarray) -> np.ndarray:
         """Features φ_t = [1, u_t, x_t, ỹ_{t-1}] (T, D); the states run in φ's own columns."""
-        c, w = self.config, self.weights
+        c = self.config
         I, N = c.input_size, c.reservoir_size
         phi = np.empty((len(u), c.feature_size), dtype=c.np_dtype)
         phi[:, 0] = 1.0
         phi[:, 1 : 1 + I] = u
-        states = phi[:, 1 + I : 1 + I + N]  # first the drive d_t, then (in place) the states
-        np.matmul(u, w.W_in.T, out=states)  # every step's W_in u_t in one product
-        states += w.b
+        drivers = u  # d_t = W_in u_t (+ W_back ỹ_{t-1}) + b, formed by the reservoir's loop
         if c.feedback:
-            states += fed @ w.W_back.T
             phi[:, 1 + I + N :] = fed
-        self.reservoir.run(states, x0)
+            drivers = np.concatenate([u, fed], axis=1)
+        self.reservoir.run(
+            phi[:, 1 + I : 1 + I + N],
+            x0,
+            inputs=drivers,
+            input_weights=self._drive_weights,
+            bias=self.weights.b,
+        )
         return phi
 
     def _states(self, phi: np.ndarray) -> np.ndarray:
@@ -199,7 +205,7 @@ class EchoStateNetwork:
         self._readout.reset(expected_rows=sum(len(u) - washout for u in us))
         self._carry = None
         self._accumulate(us, ys, washout, carry_state=False, chunk_size=chunk_size)
-        self.W_out = self._readout.solve(self.config.ridge)
+        self.W_out = self._readout.solve(self.config.ridge, keep=False)
         return self
 
     def partial_fit(

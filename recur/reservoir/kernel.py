@@ -47,6 +47,9 @@ from recur.reservoir.checks import check_activation
 
 #: the native kernel's activation codes, in order (csrc/reservoir.cpp)
 NATIVE_ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
+#: up to this many inputs the native loop forms the drive b + W_in u_t itself, a row at a time;
+#: beyond, one BLAS product beforehand costs less than K multiply-adds a row and step
+FUSED_INPUTS = 16
 
 try:  # the compiled kernel behind ``csr_matrix @ vector``; private, hence the fallback
     from scipy.sparse._sparsetools import csr_matvec, csr_matvecs
@@ -121,11 +124,22 @@ class Reservoir:
             z += x_prev
         return z
 
-    def run(self, drive: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    def run(
+        self,
+        drive: np.ndarray,
+        x0: np.ndarray,
+        *,
+        inputs: np.ndarray | None = None,
+        input_weights: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Run over all steps; ``drive`` (T, N[, B]) is overwritten with the states x_0..x_{T-1}.
 
         Each step's block ``drive[t]`` must be C-contiguous; the steps need not be adjacent (the
-        states may be columns of a wider feature matrix).
+        states may be columns of a wider feature matrix). With ``inputs`` u (T, K[, B]),
+        ``input_weights`` (N, K) and ``bias`` (N), ``drive`` is only written: the drive is
+        d_t = bias + input_weights u_t, formed inside the native loop for up to
+        ``FUSED_INPUTS`` inputs (no pass over a (T, N) block before the loop), else first.
         """
         if drive.dtype != self.W.dtype or not drive[0].flags.c_contiguous:
             raise ValueError(
@@ -133,14 +147,22 @@ class Reservoir:
                 f"got dtype {drive.dtype} with strides {drive.strides}"
             )
         x = np.ascontiguousarray(x0, dtype=drive.dtype)
+        fused = inputs is not None and self.native and inputs.shape[1] <= FUSED_INPUTS
+        if inputs is not None and not fused:  # (T, K) (N, K)ᵀ or (N, K) (T, K, B)
+            if drive.ndim == 2:
+                np.matmul(inputs, input_weights.T, out=drive)
+            else:
+                np.matmul(input_weights, inputs, out=drive)
+            drive += bias[:, None] if drive.ndim == 3 else bias
         if self.native and len(drive):
-            self._run_native(drive, x)
+            given = (inputs, input_weights, bias) if fused else ()
+            self._run_native(drive, x, *(np.ascontiguousarray(a, drive.dtype) for a in given))
             return drive
         for z in drive:
             x = self.step(x, z)
         return drive
 
-    def _run_native(self, drive: np.ndarray, x0: np.ndarray) -> None:
+    def _run_native(self, drive: np.ndarray, x0: np.ndarray, *fused_drive: np.ndarray) -> None:
         if self._csr is None:
             W = self.W
             index = np.result_type(W.indptr, W.indices)  # int32 unless W is huge
@@ -158,4 +180,5 @@ class Reservoir:
             torch.from_numpy(x0),
             self.leak_rate,
             NATIVE_ACTIVATIONS.index(self.activation),
+            *(torch.from_numpy(a) for a in fused_drive),
         )

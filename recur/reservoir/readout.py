@@ -27,7 +27,8 @@ The rows are kept until there are D of them (never more memory than G), then fol
 C, unless ``expected_rows`` says from the start that there will be at least D. Both systems are
 solved by Cholesky after symmetric scaling to unit diagonal (the constant column's entry S would
 otherwise dwarf the states'), falling back to least squares when the matrix is singular
-(``ridge=0`` with fewer independent rows than features).
+(``ridge=0`` with fewer independent rows than features). ``fit``'s last solve factors the kernel
+in place instead (``solve(keep=False)``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import scipy.linalg
 from scipy.linalg import blas, lapack
 
 
-def solve_spd(A, B, diagonal_shift=0.0, centring=None) -> np.ndarray:
+def solve_spd(A, B, diagonal_shift=0.0, centring=None, *, overwrite_a=False) -> np.ndarray:
     """Solve (A − u1ᵀ − 1uᵀ + diag(diagonal_shift)) X = B, the left side symmetric positive
     semi-definite; u is ``centring`` (none when None). Only A's lower triangle is read; A is kept.
 
@@ -46,7 +47,22 @@ def solve_spd(A, B, diagonal_shift=0.0, centring=None) -> np.ndarray:
     product. All of it runs in SciPy's BLAS, as the readout's products do: NumPy ships its own
     OpenBLAS, and two BLAS thread pools on two cores slow each other (a 2,000-unit Cholesky took
     2.5x as long right after a NumPy product as alone).
+
+    ``overwrite_a=True`` (A Fortran-ordered) factors A itself instead: no temporary and no
+    scaling (Cholesky's rounding errors do not depend on a diagonal scaling; the scaling serves
+    the least-squares fallback), 6-8 ms less at 2,000 units; but when the matrix is singular,
+    A is lost and :class:`numpy.linalg.LinAlgError` is raised: solve again from a rebuilt A.
     """
+    if overwrite_a:
+        if centring is not None:  # − u1ᵀ − 1uᵀ: a symmetric rank-2 update in place
+            A = blas.dsyr2(-1.0, centring, np.ones(len(A)), a=A, lower=1, overwrite_a=1)
+        A[np.diag_indices_from(A)] += diagonal_shift
+        factor, info = lapack.dpotrf(A, lower=1, clean=0, overwrite_a=1)
+        if info == 0:
+            X, info = lapack.dpotrs(factor, B, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"solve_spd: not positive definite (LAPACK info {info})")
+        return X
     diagonal = np.diag(A) + diagonal_shift
     if centring is not None:
         diagonal = diagonal - 2.0 * centring
@@ -56,7 +72,7 @@ def solve_spd(A, B, diagonal_shift=0.0, centring=None) -> np.ndarray:
         S = np.multiply(A, scale[:, None], order="F")
         S *= scale[None, :]
         if centring is not None:  # − (s∘u) sᵀ − s (s∘u)ᵀ: a symmetric rank-2 update in place
-            blas.dsyr2(-1.0, scale * centring, scale, a=S, lower=1, overwrite_a=1)
+            S = blas.dsyr2(-1.0, scale * centring, scale, a=S, lower=1, overwrite_a=1)
         S[np.diag_indices_from(S)] += diagonal_shift * scale**2
         return S
 
@@ -131,27 +147,43 @@ class RidgeReadout:
             z -= self.shift
         else:
             z = phi - self.shift
+        self._grow_kernel(z)
+        self.rows.append((z, y))
+
+    def _grow_kernel(self, z: np.ndarray) -> None:
+        """Extend K's lower triangle by rows z, after the kept ones: [[K, ·], [z Z_keptᵀ, z zᵀ]]."""
+        if self.kernel is None:  # factored in place by the last solve: form it again
+            self._rebuild_kernel()
         new_block = blas.dsyrk(1.0, z.T, trans=1, lower=1)  # z zᵀ, lower triangle, F order
         old = len(self.kernel)
         if old == 0:
             self.kernel = new_block
-        else:  # grow the lower triangle: [[K, ·], [z Z_keptᵀ, z zᵀ]]
-            kernel = np.empty((old + len(z), old + len(z)), order="F")
-            kernel[:old, :old] = self.kernel
-            kernel[old:, :old] = np.concatenate(
-                [blas.dgemm(1.0, z.T, z_kept.T, trans_a=1) for z_kept, _ in self.rows], axis=1
-            )
-            kernel[old:, old:] = new_block
-            self.kernel = kernel
-        self.rows.append((z, y))
+            return
+        kernel = np.empty((old + len(z), old + len(z)), order="F")
+        kernel[:old, :old] = self.kernel
+        kernel[old:, :old] = np.concatenate(
+            [blas.dgemm(1.0, z.T, z_kept.T, trans_a=1) for z_kept, _ in self.rows], axis=1
+        )
+        kernel[old:, old:] = new_block
+        self.kernel = kernel
+
+    def _rebuild_kernel(self) -> None:
+        kept, self.rows, self.kernel = self.rows, [], np.zeros((0, 0))
+        for z, y in kept:
+            self._grow_kernel(z)
+            self.rows.append((z, y))
 
     def _add_gram(self, phi: np.ndarray, y: np.ndarray) -> None:
         # phi.T and (for one output) y are Fortran views: SciPy's BLAS reads them without a copy
         self.gram = blas.dsyrk(1.0, phi.T, beta=1.0, c=self.gram, lower=1, overwrite_c=1)
         self.cross = blas.dgemm(1.0, phi.T, y, beta=1.0, c=self.cross, overwrite_c=1)
 
-    def solve(self, ridge: float) -> np.ndarray:
-        """W_out (O, D) for regularisation ``ridge`` (the accumulated rows are kept)."""
+    def solve(self, ridge: float, *, keep: bool = True) -> np.ndarray:
+        """W_out (O, D) for regularisation ``ridge`` (the accumulated rows are kept).
+
+        ``keep=False`` lets a dual solve factor the kernel in place (no (S, S) copy: for a last
+        solve, as in ``fit``); a later ``add`` or ``solve`` forms it again from the kept rows.
+        """
         if self.n_rows == 0:
             raise ValueError("targets: expected at least one training row after washout, got 0")
         if self.gram is not None:
@@ -164,7 +196,18 @@ class RidgeReadout:
         v = np.concatenate([blas.dgemv(1.0, z.T, z_mean, trans=1) for z, _ in self.rows])  # Z z̄
         y_c = np.concatenate([y for _, y in self.rows]) - y_mean
         # K_c = K − v1ᵀ − 1vᵀ + (z̄ᵀz̄) 11ᵀ = K − u1ᵀ − 1uᵀ with u = v − (z̄ᵀz̄ / 2) 1
-        alpha = solve_spd(self.kernel, y_c, float(ridge), centring=v - 0.5 * (z_mean @ z_mean))
+        centring = v - 0.5 * (z_mean @ z_mean)
+        if self.kernel is None:  # factored by a solve(keep=False) before
+            self._rebuild_kernel()
+        alpha = None
+        if not keep:
+            kernel, self.kernel = self.kernel, None
+            try:
+                alpha = solve_spd(kernel, y_c, float(ridge), centring, overwrite_a=True)
+            except np.linalg.LinAlgError:  # singular: the kernel is lost, solve on a new one
+                self._rebuild_kernel()
+        if alpha is None:
+            alpha = solve_spd(self.kernel, y_c, float(ridge), centring=centring)
         starts = np.cumsum([0] + [len(z) for z, _ in self.rows])
         weights = sum(
             blas.dgemm(1.0, z.T, alpha[a:b]) for (z, _), a, b in zip(self.rows, starts, starts[1:])

@@ -34,7 +34,10 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional
                       const std::optional<Tensor>& norm_weight, double eps);
 Tensor linear_backward_input(const Tensor& dy, const Tensor& weight);
 Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& indices,
-                     const Tensor& data, const Tensor& x0, double leak, int64_t activation);
+                     const Tensor& data, const Tensor& x0, double leak, int64_t activation,
+                     const std::optional<Tensor>& inputs,
+                     const std::optional<Tensor>& input_weights,
+                     const std::optional<Tensor>& bias);
 
 }  // namespace recur_native
 
@@ -63,6 +66,7 @@ TORCH_LIBRARY(recur_native, m) {
   m.def("linear_backward_input(Tensor dy, Tensor weight) -> Tensor",
         &recur_native::linear_backward_input);
   m.def("reservoir_run(Tensor(a!) drive, Tensor indptr, Tensor indices, Tensor data, Tensor x0, "
-        "float leak, int activation) -> Tensor(a!)",
+        "float leak, int activation, Tensor? inputs=None, Tensor? input_weights=None, "
+        "Tensor? bias=None) -> Tensor(a!)",
         &recur_native::reservoir_run);
 }
