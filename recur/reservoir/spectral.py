@@ -22,7 +22,7 @@ up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. Above 2,
 3e-14 in 5 draws at 3,000 units and with 24 of 150 to 2e-12 in 11 draws at 5,000 and 10,000
 (1-2 % connectivity), and took 0.5-0.9 of its time (4.6-5.4 s at 10,000 units, 2 %).
 reservoirpy's single-eigenvalue estimate left ρ(W) at 1.2598 (normal weights) and 1.2678 (uniform,
-in ``benchmarks/esn.py``, after 54-57 s) for 1.25 asked at 10,000 units.
+in ``benchmarks/esn.py``, after 54-60 s) for 1.25 asked at 10,000 units.
 """
 
 from __future__ import annotations
