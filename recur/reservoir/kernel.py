@@ -7,9 +7,10 @@ r"""The reservoir update, the hot loop of every Echo State Network computation.
     x_t = (1 - a)\, x_{t-1} + a\, f(z_t)
 
 with leak rate ``a`` (1 gives the plain ESN) and activation ``f``. The drive :math:`d_t` does not
-depend on the state, so callers compute it for all steps in one matrix product and hand it over as
-the buffer the states are written into: each step adds the sparse product into its drive row in
-place, applies ``f`` and the leak in place, and moves on.
+depend on the state, so it is formed for all steps before the loop, in the buffer the states are
+written into (one matrix product), or by the native loop itself from the inputs; each step adds
+the sparse product into its drive row in place, applies ``f`` and the leak in place, and moves
+on.
 
 Shapes: ``drive`` and the returned states are (T, N) for one sequence or (T, N, B) for B
 sequences run together (each step's block is (N, B), the layout scipy's sparse kernel reads).
@@ -47,8 +48,8 @@ from recur.reservoir.checks import check_activation
 
 #: the native kernel's activation codes, in order (csrc/reservoir.cpp)
 NATIVE_ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
-#: up to this many inputs the native loop forms the drive b + W_in u_t itself, a row at a time;
-#: beyond, one BLAS product beforehand costs less than K multiply-adds a row and step
+#: up to this many inputs the native loop forms the drive b + W_in u_t itself, a step at a time;
+#: beyond, one BLAS product beforehand costs less than K passes over a step's rows
 FUSED_INPUTS = 16
 
 try:  # the compiled kernel behind ``csr_matrix @ vector``; private, hence the fallback
