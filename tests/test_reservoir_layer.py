@@ -69,6 +69,25 @@ def test_same_seed_same_reservoir_as_echo_state_network():
     np.testing.assert_allclose(states.numpy(), esn.states(u), rtol=0, atol=1e-12)
 
 
+def test_fast_path_follows_changed_weights():
+    """The fast path keeps W's CSR form between calls; load_state_dict (an in-place copy),
+    in-place edits and new buffers must still be seen."""
+    layer, other = make(impl="fast"), make(seed=1, impl="reference")
+    u = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (20, 2, 3)))
+    before = layer(u)[0]
+    layer.load_state_dict(other.state_dict())
+    expected = other(u)[0]
+    torch.testing.assert_close(layer(u)[0], expected, rtol=0, atol=1e-12)
+    layer.weight_hh_values.mul_(0.5)
+    other.weight_hh_values.mul_(0.5)
+    torch.testing.assert_close(layer(u)[0], other(u)[0], rtol=0, atol=1e-12)
+    replacement = torch.empty_like(other.weight_hh_values).copy_(other.weight_hh_values).mul_(2)
+    assert replacement._version == layer.weight_hh_values._version  # only identity tells them apart
+    layer.weight_hh_values = replacement
+    torch.testing.assert_close(layer(u)[0], expected, rtol=0, atol=1e-12)
+    assert not torch.allclose(before, expected)
+
+
 @pytest.mark.parametrize("dense_limit", [1024, 0])
 def test_gradient_flows_through_the_reservoir_to_the_input(dense_limit, monkeypatch):
     monkeypatch.setattr("recur.reservoir.layer.DENSE_LIMIT", dense_limit)
