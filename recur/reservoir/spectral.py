@@ -2,7 +2,7 @@ r"""The spectral radius :math:`\rho(W) = \max_i |\lambda_i(W)|` of a reservoir m
 
 Small matrices (``N <= DENSE_LIMIT``) use LAPACK's dense eigenvalues: exact and, there, faster
 than an iterative solver. Larger ones use ARPACK (``scipy.sparse.linalg.eigs``) on the sparse
-matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (16 of 100
+matrix, asking for the 8 largest-magnitude eigenvalues in a Krylov space of 40 vectors (of 100
 above 2,000 units), to ARPACK's relative tolerance 1e-10 (a bound on the residual: the
 eigenvalue itself comes out within about 1e-14 of LAPACK's; the looser 1e-8 is faster but missed
 the edge once in 40 draws). Its matrix-vector products go through the reservoir kernel: SciPy's
@@ -11,7 +11,7 @@ the native op's per-call cost outweighs its gain), the native loop with W's rows
 torch's threads. NumPy's and SciPy's BLAS then run on one thread: ARPACK calls them between
 products, and their workers' busy-waiting made the split products 3x slower instead of 3x
 faster. On 2 cores with 24 of 150: 5,000 units at 2 % 1.2 s instead of 1.6, 10,000 units 6.8 s
-instead of 12.5 (a 10,000-unit EchoStateNetwork now builds in 6.5 s, 13-17 s before).
+instead of 12.5.
 
 Asking for one eigenvalue only (``k = 1``, ARPACK's default space of 20) is what libraries usually
 do, and it is unreliable on random reservoirs: their eigenvalues fill a disk uniformly, so the
@@ -20,7 +20,9 @@ against dense eigenvalues: 1 in 20 wrong at 500 units, 2 in 10 at 1,000, 2 in 4 
 up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. Above 2,000 units 8 of
 40 missed the edge in 1 of 2 draws at 10,000 units (by 0.5 %); 16 of 100 agreed with LAPACK to
 3e-14 in 5 draws at 3,000 units and with 24 of 150 to 2e-12 in 11 draws at 5,000 and 10,000
-(1-2 % connectivity), and took 0.5-0.9 of its time (4.6-5.4 s at 10,000 units, 2 %).
+(1-2 % connectivity), and took 0.5-0.9 of its time (4.6-5.4 s at 10,000 units, 2 %). 8 of 100
+agreed with 16 of 100 to 7e-13 in 38 draws of 3,000 to 10,000 units (1-5 %, uniform and normal
+weights) and took 0.3-1.0 of its time: 2.4-6.5 s instead of 4.9-9.0 at 10,000 units, 2 %.
 reservoirpy's single-eigenvalue estimate left ρ(W) at 1.2598 (normal weights) and 1.2678 (uniform,
 in ``benchmarks/esn.py``, after 54-60 s) for 1.25 asked at 10,000 units.
 """
@@ -45,7 +47,7 @@ NATIVE_NON_ZEROS = 200_000  # at 2 %: 1,000 units 52 ms native against 37, 2,000
 
 def arpack_sizes(n: int) -> tuple[int, int]:
     """(wanted eigenvalues k, Krylov space size): larger for large reservoirs (fewer restarts)."""
-    return (8, 40) if n <= 2000 else (16, 100)
+    return (8, 40) if n <= 2000 else (8, 100)
 
 
 def spectral_radius(W, *, seed: int = 0) -> float:
