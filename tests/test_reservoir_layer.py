@@ -1,5 +1,7 @@
 """ESNLayer: the reservoir as a torch module, fast path == reference path, inside a model."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,22 @@ def test_fast_path_follows_changed_weights():
     layer.weight_hh_values = replacement
     torch.testing.assert_close(layer(u)[0], expected, rtol=0, atol=1e-12)
     assert not torch.allclose(before, expected)
+    layer.leak_rate = 0.3
+    fast = layer(u)[0]
+    layer.impl = "reference"
+    torch.testing.assert_close(fast, layer(u)[0], rtol=0, atol=1e-12)
+
+
+def test_layer_with_its_kernel_cache_copies_and_saves(tmp_path):
+    layer = make(impl="fast")
+    u = torch.from_numpy(np.random.default_rng(3).uniform(-1, 1, (10, 2, 3)))
+    states = layer(u)[0]
+    assert "_cached_kernel" in layer.__dict__
+    torch.testing.assert_close(copy.deepcopy(layer)(u)[0], states, rtol=0, atol=0)
+    torch.save(layer, tmp_path / "layer.pt")
+    loaded = torch.load(tmp_path / "layer.pt", weights_only=False)
+    assert "_cached_kernel" not in loaded.__dict__ and "_cached_kernel" in layer.__dict__
+    torch.testing.assert_close(loaded(u)[0], states, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dense_limit", [1024, 0])
