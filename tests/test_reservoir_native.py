@@ -85,6 +85,19 @@ def test_drive_formed_in_the_loop(batch, n, density, inputs):
         np.testing.assert_allclose(states, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("native_loop", [True, False])
+def test_run_rejects_inputs_of_the_wrong_shape(native_loop):
+    if native_loop and not native.load():
+        pytest.skip("the native engine did not build")
+    reservoir = Reservoir(scipy.sparse.identity(4, format="csr"), native=native_loop)
+    drive, u, W_in, b = np.zeros((3, 4)), np.zeros((3, 2)), np.zeros((4, 2)), np.zeros(4)
+    for given in [(u[:2], W_in, b), (u, W_in[:, :1], b), (u, W_in, b[:3]), (u, W_in, None)]:
+        with pytest.raises(ValueError, match=r"expected \(T=3, K\) inputs, \(4, K\) weights"):
+            reservoir.run(
+                drive, np.zeros(4), **dict(zip(("inputs", "input_weights", "bias"), given))
+            )
+
+
 @needs_native
 def test_kernel_rejects_inputs_of_the_wrong_shape():
     W = scipy.sparse.identity(4, format="csr")

@@ -147,6 +147,8 @@ class Reservoir:
                 f"drive: expected {self.W.dtype} steps drive[t] that are C-contiguous, "
                 f"got dtype {drive.dtype} with strides {drive.strides}"
             )
+        if inputs is not None or input_weights is not None or bias is not None:
+            self._check_inputs(drive, inputs, input_weights, bias)
         x = np.ascontiguousarray(x0, dtype=drive.dtype)
         fused = inputs is not None and self.native and inputs.shape[1] <= FUSED_INPUTS
         if inputs is not None and not fused:  # (T, K) (N, K)ᵀ or (N, K) (T, K, B)
@@ -162,6 +164,21 @@ class Reservoir:
         for z in drive:
             x = self.step(x, z)
         return drive
+
+    @staticmethod
+    def _check_inputs(drive, inputs, input_weights, bias) -> None:
+        """inputs (T, K[, B]), input_weights (N, K) and bias (N), all three or none."""
+        T, N = drive.shape[:2]
+        batch = ", B" if drive.ndim == 3 else ""
+        shapes = [getattr(a, "shape", None) for a in (inputs, input_weights, bias)]
+        K = shapes[1][1] if shapes[1] is not None and len(shapes[1]) == 2 else None
+        expected_inputs = (T, K, *drive.shape[2:])
+        if K is None or shapes != [expected_inputs, (N, K), (N,)]:
+            raise ValueError(
+                f"inputs, input_weights, bias: expected (T={T}, K{batch}) inputs, ({N}, K) "
+                f"weights and a ({N},) bias for a drive of shape {drive.shape}, got shapes "
+                f"{shapes[0]}, {shapes[1]} and {shapes[2]}"
+            )
 
     def _run_native(self, drive: np.ndarray, x0: np.ndarray, *fused_drive: np.ndarray) -> None:
         if self._csr is None:

@@ -10,19 +10,17 @@ compiled sparse product without the dispatch of ``W @ v`` or, from ``NATIVE_NON_
 the native op's per-call cost outweighs its gain), the native loop with W's rows split between
 torch's threads. NumPy's and SciPy's BLAS then run on one thread: ARPACK calls them between
 products, and their workers' busy-waiting made the split products 3x slower instead of 3x
-faster. On 2 cores with 24 of 150: 5,000 units at 2 % 1.2 s instead of 1.6, 10,000 units 6.8 s
-instead of 12.5.
+faster. The native products took a 10,000-unit radius (2 %) on 2 cores from 12.5 to 6.8 s.
 
 Asking for one eigenvalue only (``k = 1``, ARPACK's default space of 20) is what libraries usually
 do, and it is unreliable on random reservoirs: their eigenvalues fill a disk uniformly, so the
 largest moduli are packed together, and ARPACK often settles on one just inside the edge. Measured
 against dense eigenvalues: 1 in 20 wrong at 500 units, 2 in 10 at 1,000, 2 in 4 at 2,000 (errors
 up to 1 %); none wrong in 140 draws of 500 to 2,000 units with 8 of 40. Above 2,000 units 8 of
-40 missed the edge in 1 of 2 draws at 10,000 units (by 0.5 %); 16 of 100 agreed with LAPACK to
-3e-14 in 5 draws at 3,000 units and with 24 of 150 to 2e-12 in 11 draws at 5,000 and 10,000
-(1-2 % connectivity), and took 0.5-0.9 of its time (4.6-5.4 s at 10,000 units, 2 %). 8 of 100
+40 missed the edge in 1 of 2 draws at 10,000 units (by 0.5 %), hence the space of 100: 8 of 100
 agreed with 16 of 100 to 7e-13 in 38 draws of 3,000 to 10,000 units (1-5 %, uniform and normal
-weights) and took 0.3-1.0 of its time: 2.4-6.5 s instead of 4.9-9.0 at 10,000 units, 2 %.
+weights), which agreed with LAPACK to 3e-14 at 3,000 units and with 24 of 150 to 2e-12 at 5,000
+and 10,000. 10,000 units at 2 % take 2.4-6.5 s.
 reservoirpy's single-eigenvalue estimate left ρ(W) at 1.2598 (normal weights) and 1.2678 (uniform,
 in ``benchmarks/esn.py``, after 54-60 s) for 1.25 asked at 10,000 units.
 """

@@ -186,7 +186,10 @@ Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& in
               " (nnz) expected, got ", x0.numel(), " and ", data.numel());
   const bool fused = inputs.has_value();
   TORCH_CHECK(fused == input_weights.has_value() && fused == bias.has_value(),
-              "reservoir_run: inputs, input_weights and bias expected together or not at all");
+              "reservoir_run: inputs, input_weights and bias expected together or not at all, "
+              "got inputs ", fused ? "given" : "absent", ", input_weights ",
+              input_weights.has_value() ? "given" : "absent", ", bias ",
+              bias.has_value() ? "given" : "absent");
   Tensor u, w_u, b;
   if (fused) {
     const int64_t K = input_weights->dim() == 2 ? input_weights->size(1) : -1;
@@ -200,7 +203,8 @@ Tensor reservoir_run(const Tensor& drive, const Tensor& indptr, const Tensor& in
                     input_weights->scalar_type() == drive.scalar_type() &&
                     bias->scalar_type() == drive.scalar_type(),
                 "reservoir_run: inputs, input_weights and bias of drive's dtype ",
-                drive.scalar_type(), " expected");
+                drive.scalar_type(), " expected, got ", inputs->scalar_type(), ", ",
+                input_weights->scalar_type(), " and ", bias->scalar_type());
     u = inputs->contiguous();
     w_u = input_weights->t().contiguous();
     b = bias->contiguous();
